@@ -1,0 +1,72 @@
+# EF-Train, open: top-level Makefile.
+#
+#   make sim  [MODE=fp|bp|wu|all] [CONFIG=ci|zcu102|odd] [LAYER=M,N,H,W,K,S,P] [BATCH=B]
+#   make test          quick tier (what CI runs)
+#   make test-slow     slow tier
+#   make model NET=vgg16 [CONFIG=zcu102]
+#   make ruff          Python lint
+#
+# The first target that needs Python creates .venv/ with the pinned toolchain
+# (requirements.txt) and installs this package into it in editable mode.
+
+SHELL       := /bin/bash
+PYTHON      ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.installed
+JOBS        ?= 2
+
+MODE        ?= all
+CONFIG      ?= ci
+LAYER       ?=
+BATCH       ?=
+SEED        ?=
+WAVES       ?= 0
+NET         ?= vgg16
+
+SIM_ARGS := --mode $(MODE) --preset $(CONFIG)
+ifneq ($(strip $(LAYER)),)
+SIM_ARGS += --layer $(LAYER)
+endif
+ifneq ($(strip $(BATCH)),)
+SIM_ARGS += --batch $(BATCH)
+endif
+ifneq ($(strip $(SEED)),)
+SIM_ARGS += --seed $(SEED)
+endif
+
+.PHONY: all venv sim test test-slow model ruff clean distclean help
+
+all: test
+
+help:
+	@sed -n '3,12p' Makefile
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+sim: $(STAMP)
+	$(PY) -m eftrain sim $(SIM_ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) -m "not slow and not bench and not board"
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) -m "slow"
+
+model: $(STAMP)
+	$(PY) -m eftrain model --net $(NET) --preset $(CONFIG)
+
+ruff: $(STAMP)
+	$(VENV)/bin/ruff check eftrain golden tests tb
+
+clean:
+	rm -rf build sim_build .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info
