@@ -1,2 +1,147 @@
-class Device:  # replaced in this session
-    pass
+"""``eftrain.Device``: one interface to the accelerator, whatever runs it (SPEC section 6).
+
+Backends:
+
+* ``"golden"``: the bit-exact functional model (:mod:`eftrain.golden.engine`); ``stats``
+  come from the analytical model (:mod:`eftrain.perf`) at the device's hardware preset.
+* ``"rtl"`` and ``"board"`` arrive with later issues and give the same bits.
+
+All arrays are NCHW / OIHW float32 numpy arrays; results are new float32 arrays.
+Bad arguments raise ``ValueError`` naming the argument; nothing is cast or truncated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from eftrain.config import HwConfig, preset
+from eftrain.golden import engine
+
+__all__ = ["BACKENDS", "Device"]
+
+BACKENDS = ("golden", "rtl", "board")
+
+
+def _int_arg(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be an int, got {value!r}")
+    return int(value)
+
+
+def _shape_arg(name: str, value: Any) -> tuple[int, ...]:
+    try:
+        shape = tuple(value)
+    except TypeError:
+        raise ValueError(f"{name} must be a sequence of 4 ints, got {value!r}") from None
+    if len(shape) != 4 or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in shape):
+        raise ValueError(f"{name} must be a sequence of 4 ints, got {value!r}")
+    return tuple(int(v) for v in shape)
+
+
+class Device:
+    """The accelerator behind the SPEC section 6 interface.
+
+    Args:
+        backend: ``"golden"`` (bit-exact model), ``"rtl"`` or ``"board"``.
+        config: hardware preset name or :class:`HwConfig` (default ``"zcu102"``, the
+            paper's 16 x 16 array). The bits depend on it (adder-tree width Tn and the
+            WU interleave L), so compare backends at the same configuration.
+    """
+
+    def __init__(self, backend: str = "golden", config: str | HwConfig = "zcu102") -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if backend != "golden":
+            raise ValueError(
+                f"backend {backend!r} is not available yet: the RTL engine and the board driver come "
+                "with later issues; use Device('golden')"
+            )
+        self.backend = backend
+        self.config = preset(config)
+        self._stats: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"Device({self.backend!r}, config={self.config.name!r})"
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Figures of the last call: op, shapes, MACs, cycles, utilization, DRAM bytes, source."""
+        return dict(self._stats)
+
+    # -- the three convolution phases -------------------------------------------------
+    def conv2d(
+        self,
+        x: np.ndarray,
+        w: np.ndarray,
+        bias: np.ndarray | None = None,
+        stride: int = 1,
+        padding: int = 0,
+    ) -> np.ndarray:
+        """Forward convolution (FP): x [B,N,H,W], w [M,N,K,K], bias [M] -> y [B,M,OH,OW]."""
+        stride = _int_arg("stride", stride)
+        padding = _int_arg("padding", padding)
+        y = engine.conv_fp(x, w, bias, stride, padding, self.config)
+        self._record("fp", x.shape, w.shape, stride, padding)
+        return y
+
+    def conv2d_backward_input(
+        self,
+        dy: np.ndarray,
+        w: np.ndarray,
+        x_shape: Sequence[int],
+        stride: int = 1,
+        padding: int = 0,
+    ) -> np.ndarray:
+        """Input gradient (BP): dy [B,M,OH,OW], w [M,N,K,K] -> dx of shape ``x_shape``."""
+        stride = _int_arg("stride", stride)
+        padding = _int_arg("padding", padding)
+        x_shape = _shape_arg("x_shape", x_shape)
+        dx = engine.conv_bp(dy, w, x_shape, stride, padding, self.config)
+        self._record("bp", x_shape, w.shape, stride, padding)
+        return dx
+
+    def conv2d_backward_weight(
+        self,
+        x: np.ndarray,
+        dy: np.ndarray,
+        w_shape: Sequence[int],
+        stride: int = 1,
+        padding: int = 0,
+    ) -> np.ndarray:
+        """Weight gradient (WU): x [B,N,H,W], dy [B,M,OH,OW] -> dw of shape ``w_shape``."""
+        stride = _int_arg("stride", stride)
+        padding = _int_arg("padding", padding)
+        w_shape = _shape_arg("w_shape", w_shape)
+        dw = engine.conv_wu(x, dy, w_shape, stride, padding, self.config)
+        self._record("wu", x.shape, w_shape, stride, padding)
+        return dw
+
+    # -- statistics -----------------------------------------------------------------------
+    def _record(
+        self, phase: str, x_shape: Sequence[int], w_shape: Sequence[int], stride: int, padding: int
+    ) -> None:
+        from eftrain import perf  # imported late: the model is only needed for statistics
+
+        b, n, h, wd = (int(v) for v in x_shape)
+        m, _, k, _ = (int(v) for v in w_shape)
+        layer = perf.ConvLayer(name="call", m=m, n=n, h=h, w=wd, k=k, s=stride, p=padding)
+        est = perf.model_layer(layer, phase, self.config, batch=b)
+        self._stats = {
+            "backend": self.backend,
+            "config": self.config.name,
+            "op": {"fp": "conv2d", "bp": "conv2d_backward_input", "wu": "conv2d_backward_weight"}[phase],
+            "phase": phase,
+            "x_shape": (b, n, h, wd),
+            "w_shape": (m, n, k, k),
+            "stride": stride,
+            "padding": padding,
+            "macs": est.macs,
+            "cycles": est.cycles,
+            "utilization": est.utilization,
+            "gflops": est.gflops,
+            "dram_bytes": est.dram_bytes,
+            "cycles_source": "analytical model (eftrain.perf)",
+        }

@@ -324,7 +324,10 @@ def linear_wu(x: np.ndarray, dy: np.ndarray) -> np.ndarray:
 
 
 def relu_fp(x: np.ndarray) -> np.ndarray:
-    """ReLU forward ``y = max(x, 0)`` (any rank >= 1; ``relu(-0.0)`` is whatever torch gives)."""
+    """ReLU forward ``y = max(x, 0)``, any rank >= 1.
+
+    Negative values become ``+0.0``; torch keeps a ``-0.0`` input as ``-0.0`` (it is not below zero).
+    """
     _check_array("x", x, tuple(range(1, 9)))
     with torch.no_grad():
         y = F.relu(_t(x))
@@ -334,7 +337,8 @@ def relu_fp(x: np.ndarray) -> np.ndarray:
 def relu_bp(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     """ReLU backward from the stored forward *output*: ``dx = dy where y > 0 else 0``.
 
-    Differentiating ``relu`` at ``y`` (itself a ReLU output, so ``y >= 0``) gives exactly this mask.
+    Differentiating ``relu`` at ``y`` (itself a ReLU output, so ``y >= 0``) gives exactly this mask;
+    masked positions (``y == 0``, either sign) get ``+0.0``.
     """
     _check_array("dy", dy, tuple(range(1, 9)))
     _check_array("y", y, tuple(range(1, 9)))
@@ -388,8 +392,7 @@ def maxpool_bp(dy: np.ndarray, idx: np.ndarray, x_shape: Sequence[int], k: int, 
     """
     _check_array("dy", dy, 4)
     xs = _shape("x_shape", x_shape, 4)
-    _, ss, ho, wo = _pool_args("x_shape", xs, k, s)
-    kk = int(k)
+    kk, ss, ho, wo = _pool_args("x_shape", xs, k, s)
     _check_shape("dy", dy, (xs[0], xs[1], ho, wo), "pooled x_shape")
     if not isinstance(idx, np.ndarray) or not np.issubdtype(idx.dtype, np.integer):
         got = getattr(idx, "dtype", type(idx).__name__)

@@ -11,17 +11,15 @@ Three kinds of checks:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
 
 from eftrain.config import preset
 from eftrain.golden import engine as E
+from eftrain.golden import tolerance as T
 
 F32 = np.float32
-U = 2.0**-24  # float32 unit roundoff
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -336,13 +334,6 @@ def test_specials_semantics():
 
 
 # --------------------------------------------------------- 4. semantics vs torch (float64)
-def _error_bound(terms_abs_sum: np.ndarray, n_ops: int) -> np.ndarray:
-    """|computed - exact| <= gamma_n * sum|terms|, gamma_n = n u / (1 - n u) (Higham, Thm 3.1),
-    with n the number of rounded operations on the longest path to one result."""
-    gamma = n_ops * U / (1 - n_ops * U)
-    return gamma * terms_abs_sum
-
-
 def _torch_grads(x, w, bias, dy, s, p):
     xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
     wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
@@ -368,17 +359,13 @@ def test_agrees_with_torch_autograd(cfg_name, seed):
     y_t, dx_t, dw_t, ya, dxa, dwa = _torch_grads(x, w, bias, dy, c["s"], c["p"])
     k, n, m = c["k"], c["n"], c["m"]
     msg = f"seed={seed} cfg={cfg_name} case={c}"
-    # FP: 1 multiply + tree depth + one accumulator add per (tile, kh, kw) (+1 for the bias).
-    n_fp = 1 + math.ceil(math.log2(cfg.tn)) + math.ceil(n / cfg.tn) * k * k + 1
     y = E.conv_fp(x, w, bias, c["s"], c["p"], cfg)
-    assert np.all(np.abs(y - y_t) <= _error_bound(ya, n_fp)), msg
-    n_bp = 1 + math.ceil(math.log2(cfg.tn)) + math.ceil(m / cfg.tn) * k * k
+    assert np.all(np.abs(y - y_t) <= T.error_bound(ya, T.fp_ops(cfg, n, k, bias is not None))), msg
     dx = E.conv_bp(dy, w, x.shape, c["s"], c["p"], cfg)
-    assert np.all(np.abs(dx - dx_t) <= _error_bound(dxa, n_bp)), msg
+    assert np.all(np.abs(dx - dx_t) <= T.error_bound(dxa, T.bp_ops(cfg, m, k))), msg
     t_len = dy.shape[0] * dy.shape[2] * dy.shape[3]
-    n_wu = 1 + math.ceil(t_len / cfg.acc_interleave) + math.ceil(math.log2(cfg.acc_interleave))
     dw = E.conv_wu(x, dy, w.shape, c["s"], c["p"], cfg)
-    assert np.all(np.abs(dw - dw_t) <= _error_bound(dwa, n_wu)), msg
+    assert np.all(np.abs(dw - dw_t) <= T.error_bound(dwa, T.wu_ops(cfg, t_len))), msg
 
 
 def test_bound_is_not_vacuous():
@@ -389,9 +376,11 @@ def test_bound_is_not_vacuous():
     dy = rng.standard_normal((2, 4, 5, 5)).astype(F32)
     y_t, _, _, ya, _, _ = _torch_grads(x, w, None, dy, 1, 0)
     y = E.conv_fp(x, w, None, 1, 0, "ci")
-    wrong = y + 0.01 * np.abs(y)  # a 1% error must be caught
-    n_fp = 1 + 2 + 2 * 9
-    assert not np.all(np.abs(wrong - y_t) <= _error_bound(ya, n_fp))
+    bound = T.error_bound(ya, T.fp_ops(preset("ci"), 6, 3))
+    assert np.all(np.abs(y - y_t) <= bound)
+    # A one-part-in-10^4 error on every output must already be caught.
+    wrong = y + F32(1e-4) * np.abs(y)
+    assert not np.all(np.abs(wrong - y_t) <= bound)
 
 
 # ------------------------------------------------------------------ 5. input validation

@@ -1,0 +1,65 @@
+"""The ``eftrain`` command line. Thin: it parses arguments and calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from eftrain.config import preset, preset_names
+
+__all__ = ["main"]
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from eftrain import sim
+
+    cfg = preset(args.preset)
+    layer = sim.parse_layer(args.layer) if args.layer else sim.DEFAULT_LAYER
+    modes = list(sim.PHASES) if args.mode == "all" else [args.mode]
+    results = sim.run(modes, cfg, layer, args.batch, args.seed)
+    print(sim.format_results(results, cfg, layer, args.batch))
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _cmd_model(args: argparse.Namespace) -> int:
+    from eftrain import perf
+
+    cfg = preset(args.preset)
+    rep = perf.report(args.net, cfg, args.batch)
+    if args.json:
+        json.dump(rep, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(perf.format_table(rep))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="eftrain", description="EF-Train, open: CNN training accelerator tools")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("sim", help="run FP/BP/WU of one layer and print the result table")
+    s.add_argument("--mode", choices=["fp", "bp", "wu", "all"], default="all")
+    s.add_argument("--preset", choices=preset_names(), default="ci")
+    s.add_argument("--layer", help="M,N,H,W,K,S,P (default %(default)s: built-in layer)")
+    s.add_argument("--batch", type=int, default=2)
+    s.add_argument("--seed", type=int, default=1)
+    s.set_defaults(func=_cmd_sim)
+
+    m = sub.add_parser("model", help="analytical model: per-layer FP/BP/WU cycles, utilization, GFLOPS")
+    m.add_argument("--net", default="vgg16", help="vgg16, cifar_vgg or lenet")
+    m.add_argument("--preset", choices=preset_names(), default="zcu102")
+    m.add_argument("--batch", type=int, default=16)
+    m.add_argument("--json", action="store_true", help="print a JSON object with a 'layers' list")
+    m.set_defaults(func=_cmd_model)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ValueError as exc:
+        print(f"eftrain: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,143 @@
+"""The main job (``make sim``): run FP, BP and WU of one layer and print a result table.
+
+Today the backend is the bit-exact golden model; each phase's result is checked against
+torch autograd in float64 within the stated bound of :mod:`eftrain.golden.tolerance`.
+When the RTL engine lands, ``make sim`` runs the RTL and compares it with the golden
+model bit for bit.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from eftrain.config import HwConfig, preset
+from eftrain.device import Device
+from eftrain.golden import tolerance
+from eftrain.networks import ConvLayer
+
+__all__ = ["DEFAULT_LAYER", "PhaseResult", "format_results", "layer_str", "parse_layer", "run"]
+
+PHASES = ("fp", "bp", "wu")
+
+
+DEFAULT_LAYER = ConvLayer("default", m=16, n=16, h=16, w=16, k=3, s=1, p=1)
+
+
+def layer_str(layer: ConvLayer) -> str:
+    return f"{layer.m},{layer.n},{layer.h},{layer.w},{layer.k},{layer.s},{layer.p}"
+
+
+def parse_layer(text: str) -> ConvLayer:
+    """Parse ``M,N,H,W,K,S,P`` (e.g. ``64,32,32,32,3,1,1``)."""
+    parts = text.split(",")
+    try:
+        vals = [int(v) for v in parts]
+    except ValueError:
+        vals = []
+    if len(vals) != 7:
+        raise ValueError(f"layer must be M,N,H,W,K,S,P (7 integers), got {text!r}")
+    m, n, h, w, k, s, p = vals
+    return ConvLayer("layer", m=m, n=n, h=h, w=w, k=k, s=s, p=p)
+
+
+@dataclass
+class PhaseResult:
+    phase: str
+    shape: str
+    macs: int
+    cycles: int
+    utilization: float
+    seconds: float
+    check: str
+    ok: bool
+
+
+def _torch_reference(x, w, b, dy, layer: ConvLayer):
+    """float64 autograd results and the absolute-value sums the bound needs."""
+    f64 = torch.float64
+    xt = torch.tensor(x, dtype=f64, requires_grad=True)
+    wt = torch.tensor(w, dtype=f64, requires_grad=True)
+    y = torch.nn.functional.conv2d(xt, wt, torch.tensor(b, dtype=f64), layer.s, layer.p)
+    y.backward(torch.tensor(dy, dtype=f64))
+    xa, wa, dya = (torch.tensor(np.abs(a), dtype=f64) for a in (x, w, dy))
+    ya = torch.nn.functional.conv2d(xa, wa, torch.tensor(np.abs(b), dtype=f64), layer.s, layer.p)
+    dxa = torch.nn.grad.conv2d_input(x.shape, wa, dya, layer.s, layer.p)
+    dwa = torch.nn.grad.conv2d_weight(xa, w.shape, dya, layer.s, layer.p)
+    return {
+        "fp": (y.detach().numpy(), ya.numpy()),
+        "bp": (xt.grad.numpy(), dxa.numpy()),
+        "wu": (wt.grad.numpy(), dwa.numpy()),
+    }
+
+
+def run(
+    modes: list[str],
+    config: str | HwConfig = "ci",
+    layer: ConvLayer = DEFAULT_LAYER,
+    batch: int = 2,
+    seed: int = 1,
+) -> list[PhaseResult]:
+    """Run the given phases of ``layer`` on the golden device and check each against torch."""
+    cfg = preset(config)
+    for mode in modes:
+        if mode not in PHASES:
+            raise ValueError(f"mode must be one of fp, bp, wu, got {mode!r}")
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, layer.n, layer.h, layer.w)).astype(np.float32)
+    w = (rng.standard_normal((layer.m, layer.n, layer.k, layer.k)) / np.sqrt(layer.n * layer.k**2)).astype(
+        np.float32
+    )
+    b = rng.standard_normal(layer.m).astype(np.float32)
+    dy = rng.standard_normal((batch, layer.m, layer.oh, layer.ow)).astype(np.float32)
+    ref = _torch_reference(x, w, b, dy, layer)
+    dev = Device("golden", cfg)
+    results = []
+    for mode in modes:
+        t0 = time.perf_counter()
+        if mode == "fp":
+            out = dev.conv2d(x, w, b, layer.s, layer.p)
+            ops = tolerance.fp_ops(cfg, layer.n, layer.k, bias=True)
+            shape = f"x{list(x.shape)} w{list(w.shape)} -> y{list(out.shape)}"
+        elif mode == "bp":
+            out = dev.conv2d_backward_input(dy, w, x.shape, layer.s, layer.p)
+            ops = tolerance.bp_ops(cfg, layer.m, layer.k)
+            shape = f"dy{list(dy.shape)} w{list(w.shape)} -> dx{list(out.shape)}"
+        else:
+            out = dev.conv2d_backward_weight(x, dy, w.shape, layer.s, layer.p)
+            ops = tolerance.wu_ops(cfg, batch * layer.oh * layer.ow)
+            shape = f"x{list(x.shape)} dy{list(dy.shape)} -> dw{list(out.shape)}"
+        seconds = time.perf_counter() - t0
+        exact, abs_sum = ref[mode]
+        err = np.abs(out.astype(np.float64) - exact)
+        bound = tolerance.error_bound(abs_sum, ops)
+        ok = bool(np.all(err <= bound))
+        ratio = float(np.max(err / bound))
+        check = f"{'OK' if ok else 'FAIL'} (max err {ratio:.2f} x bound)"
+        st = dev.stats
+        results.append(
+            PhaseResult(mode, shape, st["macs"], st["cycles"], st["utilization"], seconds, check, ok)
+        )
+    return results
+
+
+def format_results(results: list[PhaseResult], config: HwConfig, layer: ConvLayer, batch: int) -> str:
+    lines = [
+        "backend : golden model (bit-exact functional model of the engine; the RTL engine is not built yet)",
+        f"config  : {config.name} (Tm={config.tm}, Tn={config.tn}, L={config.acc_interleave}, "
+        f"{config.clock_mhz:g} MHz)",
+        f"layer   : M,N,H,W,K,S,P = {layer_str(layer)}   batch {batch}",
+        "cycles  : predicted by the analytical model (eftrain.perf); check: vs torch autograd float64 "
+        "within the bound of eftrain.golden.tolerance",
+        "",
+        f"{'mode':<5} {'shape':<44} {'MACs':>11} {'cycles':>10} {'util':>7} {'model s':>8}  check",
+    ]
+    for r in results:
+        lines.append(
+            f"{r.phase.upper():<5} {r.shape:<44} {r.macs:>11,} {r.cycles:>10,} {r.utilization:>6.1%} "
+            f"{r.seconds:>8.3f}  {r.check}"
+        )
+    return "\n".join(lines)
