@@ -124,10 +124,11 @@ class Device:
         self, phase: str, x_shape: Sequence[int], w_shape: Sequence[int], stride: int, padding: int
     ) -> None:
         from eftrain import perf  # imported late: the model is only needed for statistics
+        from eftrain.networks import ConvLayer
 
         b, n, h, wd = (int(v) for v in x_shape)
         m, _, k, _ = (int(v) for v in w_shape)
-        layer = perf.ConvLayer(name="call", m=m, n=n, h=h, w=wd, k=k, s=stride, p=padding)
+        layer = ConvLayer(name="call", m=m, n=n, h=h, w=wd, k=k, s=stride, p=padding)
         est = perf.model_layer(layer, phase, self.config, batch=b)
         self._stats = {
             "backend": self.backend,

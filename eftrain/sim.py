@@ -133,11 +133,11 @@ def format_results(results: list[PhaseResult], config: HwConfig, layer: ConvLaye
         "cycles  : predicted by the analytical model (eftrain.perf); check: vs torch autograd float64 "
         "within the bound of eftrain.golden.tolerance",
         "",
-        f"{'mode':<5} {'shape':<44} {'MACs':>11} {'cycles':>10} {'util':>7} {'model s':>8}  check",
+        f"{'mode':<5} {'shape':<56} {'MACs':>11} {'cycles':>10} {'util':>7} {'model s':>8}  check",
     ]
     for r in results:
         lines.append(
-            f"{r.phase.upper():<5} {r.shape:<44} {r.macs:>11,} {r.cycles:>10,} {r.utilization:>6.1%} "
+            f"{r.phase.upper():<5} {r.shape:<56} {r.macs:>11,} {r.cycles:>10,} {r.utilization:>6.1%} "
             f"{r.seconds:>8.3f}  {r.check}"
         )
     return "\n".join(lines)
