@@ -115,6 +115,8 @@ F32 = np.float32
 _NEG_ZERO = F32(-0.0)
 # Bound on the elements of one temporary product array (keeps memory ~ 256 MB at most).
 _MAX_TEMP_ELEMS = 1 << 25
+# Elements of one block of products: about 1 MiB, so a block's adder tree stays in cache.
+_CACHE_ELEMS = 1 << 18
 
 
 def check_fp_environment() -> None:
@@ -185,19 +187,36 @@ def _engine(x: np.ndarray, w: np.ndarray, init: np.ndarray | None, stride: int, 
         acc.fill_(-0.0)
     else:
         acc.copy_(torch.from_numpy(np.ascontiguousarray(init, dtype=F32))[:, None].expand(m, pixels))
-    # Output channels are independent: process them in blocks to bound temporaries.
-    mblk = max(1, min(m, _MAX_TEMP_ELEMS // max(1, lanes * pixels)))
+    # Output elements are independent of each other: only the order of the adds into one
+    # element is fixed. So the work is blocked over images, pixels and output channels to
+    # keep temporaries cache-sized; every element still sees (nt, kh, kw) in order.
     hi_h = stride * (oh - 1) + 1
     hi_w = stride * (ow - 1) + 1
-    for nt in range(tiles):
-        lane_sl = slice(nt * lanes, (nt + 1) * lanes)
+    img_pix = oh * ow
+    per_img = npad * k * k * img_pix
+    gimg = max(1, min(bsz, _MAX_TEMP_ELEMS // max(1, per_img)))
+    pblk = min(2048, gimg * img_pix)
+    mblk = max(1, min(m, _CACHE_ELEMS // (lanes * pblk)))
+    for b0 in range(0, bsz, gimg):
+        b1 = min(bsz, b0 + gimg)
+        # im2col of this image group: cols[nt, kh, kw, lane, pixel]
+        gp = (b1 - b0) * img_pix
+        cols = torch.empty((tiles, k, k, lanes, gp), dtype=torch.float32)
         for kh in range(k):
             for kw in range(k):
-                xs = xt[lane_sl, :, kh : kh + hi_h : stride, kw : kw + hi_w : stride]
-                xs = xs.reshape(lanes, 1, pixels)
-                for m0 in range(0, m, mblk):
-                    ws = wt[lane_sl, kh, kw, m0 : m0 + mblk, None]  # [lanes, mb, 1]
-                    acc[m0 : m0 + mblk] += _tree(ws * xs)  # products [lanes, mb, pixels]
+                sl = xt[:, b0:b1, kh : kh + hi_h : stride, kw : kw + hi_w : stride]
+                cols[:, kh, kw] = sl.reshape(tiles, lanes, gp)
+        for p0 in range(0, gp, pblk):
+            p1 = min(gp, p0 + pblk)
+            for m0 in range(0, m, mblk):
+                m1 = min(m, m0 + mblk)
+                blk = acc[m0:m1, b0 * img_pix + p0 : b0 * img_pix + p1]
+                for nt in range(tiles):
+                    for kh in range(k):
+                        for kw in range(k):
+                            ws = wt[nt * lanes : (nt + 1) * lanes, kh, kw, m0:m1, None]  # [lanes, mb, 1]
+                            xs = cols[nt, kh, kw, :, None, p0:p1]  # [lanes, 1, pb]
+                            blk += _tree(ws * xs)
     return acc.reshape(m, bsz, oh, ow).permute(1, 0, 2, 3).contiguous().numpy()
 
 
