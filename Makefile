@@ -3,6 +3,7 @@
 #   make sim  [MODE=fp|bp|wu|all] [CONFIG=ci|zcu102|odd] [LAYER=M,N,H,W,K,S,P] [BATCH=B]
 #   make test          quick tier (what CI runs)
 #   make test-slow     slow tier
+#   make bench-golden  golden model speed vs torch's conv (prints figures)
 #   make model NET=vgg16 [CONFIG=zcu102]
 #   make ruff          Python lint
 #
@@ -35,7 +36,7 @@ ifneq ($(strip $(SEED)),)
 SIM_ARGS += --seed $(SEED)
 endif
 
-.PHONY: all venv sim test test-slow model ruff clean distclean help
+.PHONY: all venv sim test test-slow bench-golden model ruff clean distclean help
 
 all: test
 
@@ -58,6 +59,9 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) -m "slow"
+
+bench-golden: $(STAMP)
+	$(PY) -m pytest -m bench -s -q tests/bench
 
 model: $(STAMP)
 	$(PY) -m eftrain model --net $(NET) --preset $(CONFIG)
