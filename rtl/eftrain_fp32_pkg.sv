@@ -5,43 +5,41 @@
 // canonical quiet NaN 0x7FC00000.
 //
 // What lives here:
-//   * field widths and special encodings (QNAN, INF),
-//   * fp32_class_t / fp32_classify(): the special-case classification both units do first,
+//   * the exponent bias and the special encodings (BIAS, EXP_MAX, QNAN, INF_MAG),
+//   * fp32_is_zero/_inf/_nan(): the special-case classification both units do first,
+//   * fp32_sig() / fp32_exp_eff(): significand with explicit hidden bit and effective exponent,
 //   * fp32_lzc64(): a leading-zero count used by both normalizers,
 //   * fp32_round_pack(): THE rounding step. Both units end by calling it; no other code rounds.
 //
 // Yosys 0.23 does not parse `import pkg::*;` inside a module, so users refer to everything with an
-// explicit `eftrain_fp32_pkg::` prefix.
+// explicit `eftrain_fp32_pkg::` prefix. Compile this file before the units.
 
 `default_nettype none
 
 package eftrain_fp32_pkg;
 
-  localparam int BIAS    = 127;
-  localparam int EXP_MAX = 255;  // all-ones exponent field: Inf / NaN
+  // Constants for the units. Linting this file on its own would flag the ones it does not use
+  // itself; they are the package's interface, used by fp32_mul / fp32_add.
+  /* verilator lint_off UNUSEDPARAM */
+  localparam int          BIAS    = 127;
+  localparam int          EXP_MAX = 255;             // all-ones exponent field: Inf / NaN
+  localparam logic [31:0] QNAN    = 32'h7FC0_0000;   // canonical quiet NaN
+  localparam logic [30:0] INF_MAG = 31'h7F80_0000;   // Inf without its sign
+  /* verilator lint_on UNUSEDPARAM */
 
-  localparam logic [31:0] QNAN      = 32'h7FC0_0000;  // canonical quiet NaN
-  localparam logic [30:0] INF_MAG   = 31'h7F80_0000;  // Inf without its sign
-
-  // Classification of one operand (its magnitude bits x[30:0]), computed before anything else.
+  // Classification of one operand from its magnitude bits x[30:0], done before anything else.
   // Subnormals need no flag: fp32_sig/fp32_exp_eff below give them their exact value
   // 0.f * 2^(1 - BIAS), so the datapath treats them like any other finite number.
-  typedef struct packed {
-    logic is_zero;  // +0 or -0
-    logic is_inf;   // +Inf or -Inf
-    logic is_nan;   // quiet or signalling NaN
-  } fp32_class_t;
+  function automatic logic fp32_is_zero(input logic [30:0] mag);
+    fp32_is_zero = (mag == 31'd0);
+  endfunction
 
-  function automatic fp32_class_t fp32_classify(input logic [30:0] mag);
-    logic exp_zero;
-    logic exp_ones;
-    logic frac_zero;
-    exp_zero  = (mag[30:23] == 8'h00);
-    exp_ones  = (mag[30:23] == 8'hFF);
-    frac_zero = (mag[22:0] == 23'h0);
-    fp32_classify.is_zero = exp_zero & frac_zero;
-    fp32_classify.is_inf  = exp_ones & frac_zero;
-    fp32_classify.is_nan  = exp_ones & ~frac_zero;
+  function automatic logic fp32_is_inf(input logic [30:0] mag);
+    fp32_is_inf = (mag == INF_MAG);
+  endfunction
+
+  function automatic logic fp32_is_nan(input logic [30:0] mag);  // quiet or signalling
+    fp32_is_nan = (mag[30:23] == 8'hFF) && (mag[22:0] != 23'd0);
   endfunction
 
   // Significand with the hidden bit made explicit: 1.f for normals, 0.f for zeros and subnormals.

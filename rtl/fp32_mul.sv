@@ -16,20 +16,26 @@
 //   a, b       binary32 operands
 //   out_valid  y carries the result of the pair accepted LATENCY cycles ago
 //   y          binary32 result (holds its value while out_valid is low)
+//   Stage data registers load only when their stage holds a valid item (clock enable), so a
+//   result exists only for an accepted input: y is meaningful only while out_valid is high.
 //
 // Numerics (SPEC section 4): round to nearest, ties to even, in eftrain_fp32_pkg::fp32_round_pack;
 // subnormal inputs and results exact (gradual underflow); overflow gives Inf. Special cases first:
 // any NaN input, or Inf * 0, gives the canonical quiet NaN 0x7FC00000; Inf * x gives Inf; 0 * x
 // gives a zero; the sign of every non-NaN result is sign(a) XOR sign(b).
 //
-// Datapath: the product p = sig(a) * sig(b) of the 24-bit significands (hidden bit explicit, 0 for
-// subnormals) is exact in 48 bits. With e0 = exp_eff(a) + exp_eff(b) - 126 the exact result is
-// 0.p[47:0] * 2^(e0 - 126) = 1.x * 2^(e0 - 127) when p[47] is set.
-//   e0 >= 1 : shift p left by min(lzc(p), e0 - 1) so the result is normalized, or, when that
-//             would push the exponent below 1, a subnormal with exponent field 0. The bound is
-//             folded into the count by setting a marker bit at position 47 - (e0 - 1).
-//   e0 <  1 : the result underflows: shift p right by 1 - e0, OR-ing lost bits into the sticky.
-// Then sig = p[47:24], guard = p[23], sticky = |p[22:0] go to the shared rounding function.
+// Datapath (special cases first, then one path for every finite nonzero product):
+//   1. A subnormal operand is normalized first (leading-zero count and left shift of its 24-bit
+//      significand, exponent lowered by the count); at most one operand needs it, because a
+//      product of two subnormals is below 2^-252, far under half the smallest subnormal, and is
+//      handled as a special case (a zero of the right sign). With both significands in [1, 2)
+//      the 48-bit product p lies in [1, 4), i.e. p[47] or p[46] leads, and
+//      e0 = exp(a) + exp(b) - 126 is the biased exponent when p[47] leads.
+//   2. The leading bit selects the 24-bit significand and guard bit (p[47:23] or p[46:22]); the
+//      bits below form the sticky. If the exponent E is below 1 the result underflows: the 25
+//      bits shift right by 1 - E (capped at 25), the bits shifted out join the sticky, and the
+//      result is subnormal (or rounds to zero or to the smallest normal). Then the shared
+//      rounding function rounds to nearest even and packs.
 
 `default_nettype none
 
@@ -55,6 +61,10 @@ module fp32_mul #(
   localparam logic [1:0] SPEC_INF  = 2'd2;
   localparam logic [1:0] SPEC_NAN  = 2'd3;
 
+  if (LATENCY < 1) begin : g_bad_latency
+    $error("%m: LATENCY must be >= 1, got %0d", LATENCY);
+  end
+
   // ---------------------------------------------------------------------------------------------
   // Valid pipeline: vld[i] is the valid bit after i registers.
   // ---------------------------------------------------------------------------------------------
@@ -69,32 +79,52 @@ module fp32_mul #(
   assign out_valid = vld[LATENCY];
 
   // ---------------------------------------------------------------------------------------------
-  // Step 1: classify, special cases, exponent sum, significand product.
+  // Step 1: classify, special cases, normalize a subnormal operand, exponent sum, product.
   // ---------------------------------------------------------------------------------------------
-  eftrain_fp32_pkg::fp32_class_t ca, cb;
+  logic a_zero, a_inf, a_nan;
+  logic b_zero, b_inf, b_nan;
+  logic [30:0]         n_op, o_op;  // magnitudes; n_op: the one to normalize (a subnormal, if any)
+  logic [23:0]         n_sig;
+  logic [6:0]          n_lz;        // leading zeros of n_sig: 0 for a normal operand
+  logic [23:0]         n_norm;
   logic                s0_sign;
   logic [1:0]          s0_spec;
-  logic signed [10:0]  s0_e0;
+  logic signed [10:0]  s0_e0;       // biased result exponent if p[47] leads
   logic [47:0]         s0_prod;
 
   always_comb begin
-    ca      = eftrain_fp32_pkg::fp32_classify(a[30:0]);
-    cb      = eftrain_fp32_pkg::fp32_classify(b[30:0]);
+    a_zero  = eftrain_fp32_pkg::fp32_is_zero(a[30:0]);
+    a_inf   = eftrain_fp32_pkg::fp32_is_inf(a[30:0]);
+    a_nan   = eftrain_fp32_pkg::fp32_is_nan(a[30:0]);
+    b_zero  = eftrain_fp32_pkg::fp32_is_zero(b[30:0]);
+    b_inf   = eftrain_fp32_pkg::fp32_is_inf(b[30:0]);
+    b_nan   = eftrain_fp32_pkg::fp32_is_nan(b[30:0]);
     s0_sign = a[31] ^ b[31];
 
-    if (ca.is_nan || cb.is_nan || (ca.is_inf && cb.is_zero) || (ca.is_zero && cb.is_inf))
+    if (a_nan || b_nan || (a_inf && b_zero) || (a_zero && b_inf))
       s0_spec = SPEC_NAN;
-    else if (ca.is_inf || cb.is_inf)
+    else if (a_inf || b_inf)
       s0_spec = SPEC_INF;
-    else if (ca.is_zero || cb.is_zero)
-      s0_spec = SPEC_ZERO;
+    else if (a_zero || b_zero || (a[30:23] == 8'd0 && b[30:23] == 8'd0))
+      s0_spec = SPEC_ZERO;   // a zero operand, or subnormal * subnormal (underflows to zero)
     else
       s0_spec = SPEC_NONE;
 
-    s0_e0   = 11'(eftrain_fp32_pkg::fp32_exp_eff(a[30:23]))
-            + 11'(eftrain_fp32_pkg::fp32_exp_eff(b[30:23]))
+    if (a[30:23] == 8'd0) begin
+      n_op = a[30:0];
+      o_op = b[30:0];
+    end else begin
+      n_op = b[30:0];
+      o_op = a[30:0];
+    end
+    n_sig  = eftrain_fp32_pkg::fp32_sig(n_op[30:0]);
+    n_lz   = eftrain_fp32_pkg::fp32_lzc64({n_sig, 40'hFF_FFFF_FFFF});
+    n_norm = n_sig << n_lz;
+
+    s0_e0   = 11'(eftrain_fp32_pkg::fp32_exp_eff(n_op[30:23])) - 11'(n_lz)
+            + 11'(eftrain_fp32_pkg::fp32_exp_eff(o_op[30:23]))
             - 11'(eftrain_fp32_pkg::BIAS - 1);
-    s0_prod = 48'(eftrain_fp32_pkg::fp32_sig(a[30:0])) * 48'(eftrain_fp32_pkg::fp32_sig(b[30:0]));
+    s0_prod = 48'(n_norm) * 48'(eftrain_fp32_pkg::fp32_sig(o_op[30:0]));
   end
 
   // ---------------------------------------------------------------------------------------------
@@ -124,38 +154,37 @@ module fp32_mul #(
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Step 2: normalize (or denormalize), round, select the special result.
+  // Step 2: pick the leading bit, denormalize on underflow, round, select the special result.
   // ---------------------------------------------------------------------------------------------
-  logic signed [10:0]  lim;       // e0 - 1: how far left p may shift before the exponent hits 1
-  logic [63:0]         lz_word;   // p, the bound marker, and a ones pad that caps the count at 48
-  logic [6:0]          sh_left;
-  logic [5:0]          sh_right;
-  logic [47:0]         pn;        // normalized product
-  logic                lost;      // bits shifted out on the right (underflow)
-  logic signed [10:0]  e_res;     // biased exponent of pn[47]
+  logic [24:0]         top;       // 24-bit significand and guard bit
+  logic                st_low;    // sticky of the product bits below `top`
+  logic signed [10:0]  e_res;     // biased exponent of top[24]
+  logic [4:0]          sh;        // right shift on underflow: 1 - e_res, capped at 25
+  logic [24:0]         top_sh;
+  logic                lost;      // bits shifted out on underflow
   logic [31:0]         y_round;
   logic [31:0]         y_next;
 
   always_comb begin
-    lim      = s1_e0 - 11'sd1;
-    lz_word  = {s1_prod, 16'hFFFF};
-    if (lim >= 11'sd0 && lim < 11'sd48) lz_word = lz_word | (64'h8000_0000_0000_0000 >> lim[5:0]);
-    sh_left  = eftrain_fp32_pkg::fp32_lzc64(lz_word);
-    sh_right = (s1_e0 < -11'sd47) ? 6'd48 : 6'(11'sd1 - s1_e0);
-
-    if (s1_e0 >= 11'sd1) begin
-      pn    = s1_prod << sh_left;
-      lost  = 1'b0;
-      e_res = s1_e0 - 11'(sh_left);
+    if (s1_prod[47]) begin
+      top    = s1_prod[47:23];
+      st_low = |s1_prod[22:0];
+      e_res  = s1_e0;
     end else begin
-      pn    = s1_prod >> sh_right;
-      lost  = |(s1_prod & ((48'd1 << sh_right) - 48'd1));
-      e_res = 11'sd1;
+      top    = s1_prod[46:22];
+      st_low = |s1_prod[21:0];
+      e_res  = s1_e0 - 11'sd1;
     end
 
-    // pn[47] = 0 here means a subnormal (or underflow-to-zero) result at the scale of exponent 1.
-    y_round = eftrain_fp32_pkg::fp32_round_pack(s1_sign, e_res, pn[47:24], pn[23],
-                                                (|pn[22:0]) | lost);
+    if (e_res >= 11'sd1)       sh = 5'd0;
+    else if (e_res <= -11'sd24) sh = 5'd25;
+    else                       sh = 5'(11'sd1 - e_res);
+    top_sh = top >> sh;
+    lost   = |(top & ((25'd1 << sh) - 25'd1));
+
+    // top_sh[24] = 0 after a shift: a subnormal (or zero) result at the scale of exponent 1.
+    y_round = eftrain_fp32_pkg::fp32_round_pack(s1_sign, e_res, top_sh[24:1], top_sh[0],
+                                                st_low | lost);
 
     unique case (s1_spec)
       SPEC_NAN:  y_next = eftrain_fp32_pkg::QNAN;
