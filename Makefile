@@ -5,6 +5,8 @@
 #   make test-slow     slow tier
 #   make bench-golden  golden model speed vs torch's conv (prints figures)
 #   make model NET=vgg16 [CONFIG=zcu102]
+#   make lint          verilator --lint-only -Wall on every RTL top at every preset
+#   make synth         Yosys synth_xilinx (UltraScale+) resource table of the engine [SYNTH_CONFIG=zcu102]
 #   make ruff          Python lint
 #
 # The first target that needs Python creates .venv/ with the pinned toolchain
@@ -36,12 +38,12 @@ ifneq ($(strip $(SEED)),)
 SIM_ARGS += --seed $(SEED)
 endif
 
-.PHONY: all venv sim test test-slow bench-golden model ruff clean distclean help
+.PHONY: all venv sim test test-slow bench-golden model lint synth ruff clean distclean help
 
 all: test
 
 help:
-	@sed -n '3,12p' Makefile
+	@sed -n '3,14p' Makefile
 
 venv: $(STAMP)
 
@@ -66,8 +68,14 @@ bench-golden: $(STAMP)
 model: $(STAMP)
 	$(PY) -m eftrain model --net $(NET) --preset $(CONFIG)
 
+lint: $(STAMP)
+	$(PY) ci/rtl_check.py lint
+
+synth: $(STAMP)
+	$(PY) ci/rtl_check.py synth --preset $(or $(SYNTH_CONFIG),zcu102)
+
 ruff: $(STAMP)
-	$(VENV)/bin/ruff check eftrain golden tests tb
+	$(VENV)/bin/ruff check eftrain golden tests tb ci
 
 clean:
 	rm -rf build sim_build .pytest_cache

@@ -63,10 +63,11 @@ class HwConfig:
                 raise ValueError(f"HwConfig.{field} must be a positive integer, got {value!r}")
         if self.bus_bits < 32 or self.bus_bits % 32:
             raise ValueError(f"HwConfig.bus_bits must be a multiple of 32, got {self.bus_bits}")
-        if self.acc_interleave < self.add_latency:
+        if self.acc_interleave < self.add_latency + 1:
             raise ValueError(
-                f"HwConfig.acc_interleave ({self.acc_interleave}) must cover the adder latency "
-                f"({self.add_latency}) so the WU accumulators never wait"
+                f"HwConfig.acc_interleave ({self.acc_interleave}) must be at least the adder latency + 1 "
+                f"({self.add_latency + 1}): a WU partial sum is read, added and written back in "
+                "add_latency + 1 cycles and revisited every acc_interleave cycles"
             )
         if self.clock_mhz <= 0:
             raise ValueError(f"HwConfig.clock_mhz must be positive, got {self.clock_mhz}")
@@ -84,6 +85,19 @@ class HwConfig:
     def peak_gflops(self) -> float:
         """Peak GFLOPS (2 FLOPs per MAC) at ``clock_mhz``."""
         return 2.0 * self.macs_per_cycle * self.clock_mhz / 1e3
+
+    def rtl_parameters(self) -> dict[str, int]:
+        """Parameters of the ``eftrain_engine`` RTL module for this configuration."""
+        return {
+            "TM": self.tm,
+            "TN": self.tn,
+            "ACC_L": self.acc_interleave,
+            "MUL_LAT": self.mul_latency,
+            "ADD_LAT": self.add_latency,
+            "IN_DEPTH": self.in_buf_depth,
+            "OUT_DEPTH": self.out_buf_depth,
+            "W_DEPTH": self.w_buf_depth,
+        }
 
     def with_(self, **changes: Any) -> HwConfig:
         """A copy with some parameters changed (validated again)."""
