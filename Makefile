@@ -1,6 +1,6 @@
 # EF-Train, open: top-level Makefile.
 #
-#   make sim  [MODE=fp|bp|wu|all] [CONFIG=ci|zcu102|odd] [LAYER=M,N,H,W,K,S,P] [BATCH=B]
+#   make sim  [MODE=fp|bp|wu|all] [CONFIG=ci|zcu102|odd] [LAYER=M,N,H,W,K,S,P] [BATCH=B] [WAVES=1]
 #   make test          quick tier (what CI runs)
 #   make test-slow     slow tier
 #   make bench-golden  golden model speed vs torch's conv (prints figures)
@@ -25,6 +25,7 @@ LAYER       ?=
 BATCH       ?=
 SEED        ?=
 WAVES       ?= 0
+export WAVES
 NET         ?= vgg16
 
 SIM_ARGS := --mode $(MODE) --preset $(CONFIG)

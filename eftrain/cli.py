@@ -17,8 +17,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     cfg = preset(args.preset)
     layer = sim.parse_layer(args.layer) if args.layer else sim.DEFAULT_LAYER
     modes = list(sim.PHASES) if args.mode == "all" else [args.mode]
-    results = sim.run(modes, cfg, layer, args.batch, args.seed)
-    print(sim.format_results(results, cfg, layer, args.batch))
+    results = sim.run(modes, cfg, layer, args.batch, args.seed, args.backend)
+    print(sim.format_results(results, cfg, layer, args.batch, args.backend))
     return 0 if all(r.ok for r in results) else 1
 
 
@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--layer", help="M,N,H,W,K,S,P (default %(default)s: built-in layer)")
     s.add_argument("--batch", type=int, default=2)
     s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--backend", choices=["rtl", "golden"], default="rtl",
+                   help="rtl: Verilator co-simulation compared with golden (default); golden: model only")
     s.set_defaults(func=_cmd_sim)
 
     m = sub.add_parser("model", help="analytical model: per-layer FP/BP/WU cycles, utilization, GFLOPS")

@@ -4,7 +4,10 @@ Backends:
 
 * ``"golden"``: the bit-exact functional model (:mod:`eftrain.golden.engine`); ``stats``
   come from the analytical model (:mod:`eftrain.perf`) at the device's hardware preset.
-* ``"rtl"`` and ``"board"`` arrive with later issues and give the same bits.
+* ``"rtl"``: the Verilated RTL engine (``rtl/eftrain_engine.sv``), cycle-accurate; the same
+  bits as ``"golden"``; ``stats`` hold the measured cycles. Until the DMA lands, a layer must
+  fit in the on-chip buffers (``ValueError`` otherwise). Needs the source tree.
+* ``"board"`` arrives with the deployment issue.
 
 All arrays are NCHW / OIHW float32 numpy arrays; results are new float32 arrays.
 Bad arguments raise ``ValueError`` naming the argument; nothing is cast or truncated.
@@ -54,10 +57,10 @@ class Device:
     def __init__(self, backend: str = "golden", config: str | HwConfig = "zcu102") -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        if backend != "golden":
+        if backend == "board":
             raise ValueError(
-                f"backend {backend!r} is not available yet: the RTL engine and the board driver come "
-                "with later issues; use Device('golden')"
+                "backend 'board' is not available yet: the PYNQ driver comes with the deployment issue; "
+                "use Device('golden') or Device('rtl')"
             )
         self.backend = backend
         self.config = preset(config)
@@ -83,6 +86,9 @@ class Device:
         """Forward convolution (FP): x [B,N,H,W], w [M,N,K,K], bias [M] -> y [B,M,OH,OW]."""
         stride = _int_arg("stride", stride)
         padding = _int_arg("padding", padding)
+        engine.check_fp_args(x, w, bias, stride, padding)
+        if self.backend == "rtl":
+            return self._rtl("fp", x.shape, w.shape, stride, padding, x=x, w=w, bias=bias)
         y = engine.conv_fp(x, w, bias, stride, padding, self.config)
         self._record("fp", x.shape, w.shape, stride, padding)
         return y
@@ -99,6 +105,9 @@ class Device:
         stride = _int_arg("stride", stride)
         padding = _int_arg("padding", padding)
         x_shape = _shape_arg("x_shape", x_shape)
+        engine.check_bp_args(dy, w, x_shape, stride, padding)
+        if self.backend == "rtl":
+            return self._rtl("bp", x_shape, w.shape, stride, padding, dy=dy, w=w, x_shape=tuple(x_shape))
         dx = engine.conv_bp(dy, w, x_shape, stride, padding, self.config)
         self._record("bp", x_shape, w.shape, stride, padding)
         return dx
@@ -115,13 +124,27 @@ class Device:
         stride = _int_arg("stride", stride)
         padding = _int_arg("padding", padding)
         w_shape = _shape_arg("w_shape", w_shape)
+        engine.check_wu_args(x, dy, w_shape, stride, padding)
+        if self.backend == "rtl":
+            return self._rtl("wu", x.shape, w_shape, stride, padding, x=x, dy=dy, w_shape=tuple(w_shape))
         dw = engine.conv_wu(x, dy, w_shape, stride, padding, self.config)
         self._record("wu", x.shape, w_shape, stride, padding)
         return dw
 
+    def _rtl(
+        self, phase: str, layer_x: Sequence[int], layer_w: Sequence[int], stride: int, padding: int,
+        **arrays: Any,
+    ) -> np.ndarray:
+        from eftrain import rtl_backend
+
+        run = rtl_backend.run_phase(self.config, phase, stride=stride, padding=padding, **arrays)
+        self._record(phase, layer_x, layer_w, stride, padding, measured=run)
+        return run.result
+
     # -- statistics -----------------------------------------------------------------------
     def _record(
-        self, phase: str, x_shape: Sequence[int], w_shape: Sequence[int], stride: int, padding: int
+        self, phase: str, x_shape: Sequence[int], w_shape: Sequence[int], stride: int, padding: int,
+        measured: Any = None,
     ) -> None:
         from eftrain import perf  # imported late: the model is only needed for statistics
         from eftrain.networks import ConvLayer
@@ -146,3 +169,16 @@ class Device:
             "dram_bytes": est.dram_bytes,
             "cycles_source": "analytical model (eftrain.perf)",
         }
+        if measured is not None:
+            util = est.macs / (self.config.tm * self.config.tn * measured.engine_cycles)
+            self._stats.update(
+                cycles=measured.engine_cycles,
+                utilization=util,
+                gflops=2 * est.macs / (measured.engine_cycles / (self.config.clock_mhz * 1e6)) / 1e9,
+                dram_bytes=0,
+                cycles_source="measured: RTL simulation, sum of the engine's tile commands",
+                formula_cycles=measured.expected_cycles,
+                program_cycles=measured.program_cycles,
+                tile_commands=measured.commands,
+                predicted_cycles=est.cycles,
+            )

@@ -1,9 +1,9 @@
 """The main job (``make sim``): run FP, BP and WU of one layer and print a result table.
 
-Today the backend is the bit-exact golden model; each phase's result is checked against
-torch autograd in float64 within the stated bound of :mod:`eftrain.golden.tolerance`.
-When the RTL engine lands, ``make sim`` runs the RTL and compares it with the golden
-model bit for bit.
+Backend ``rtl`` (default): the phases run on the Verilated engine in one simulation; every
+output is compared bit for bit with the golden model (MATCH / MISMATCH) and the cycles are
+the engine's measured tile-command cycles. Backend ``golden``: the bit-exact model alone,
+checked against torch autograd in float64 within the bound of :mod:`eftrain.golden.tolerance`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch
 from eftrain.config import HwConfig, preset
 from eftrain.device import Device
 from eftrain.golden import tolerance
+from eftrain.golden.engine import check_fp_args
 from eftrain.networks import ConvLayer
 
 __all__ = ["DEFAULT_LAYER", "PhaseResult", "format_results", "layer_str", "parse_layer", "run"]
@@ -74,18 +75,7 @@ def _torch_reference(x, w, b, dy, layer: ConvLayer):
     }
 
 
-def run(
-    modes: list[str],
-    config: str | HwConfig = "ci",
-    layer: ConvLayer = DEFAULT_LAYER,
-    batch: int = 2,
-    seed: int = 1,
-) -> list[PhaseResult]:
-    """Run the given phases of ``layer`` on the golden device and check each against torch."""
-    cfg = preset(config)
-    for mode in modes:
-        if mode not in PHASES:
-            raise ValueError(f"mode must be one of fp, bp, wu, got {mode!r}")
+def _operands(layer: ConvLayer, batch: int, seed: int):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, layer.n, layer.h, layer.w)).astype(np.float32)
     w = (rng.standard_normal((layer.m, layer.n, layer.k, layer.k)) / np.sqrt(layer.n * layer.k**2)).astype(
@@ -93,47 +83,120 @@ def run(
     )
     b = rng.standard_normal(layer.m).astype(np.float32)
     dy = rng.standard_normal((batch, layer.m, layer.oh, layer.ow)).astype(np.float32)
-    ref = _torch_reference(x, w, b, dy, layer)
-    dev = Device("golden", cfg)
+    return x, w, b, dy
+
+
+def _shape_text(mode: str, x, w, dy) -> str:
+    if mode == "fp":
+        return f"x{list(x.shape)} w{list(w.shape)} -> y{list(dy.shape)}"
+    if mode == "bp":
+        return f"dy{list(dy.shape)} w{list(w.shape)} -> dx{list(x.shape)}"
+    return f"x{list(x.shape)} dy{list(dy.shape)} -> dw{list(w.shape)}"
+
+
+def _bits_equal(a: np.ndarray, b: np.ndarray) -> tuple[bool, int]:
+    """(equal, number of differing elements); NaN equals NaN (SPEC section 4)."""
+    a = np.asarray(a, np.float32)
+    b = np.asarray(b, np.float32)
+    if a.shape != b.shape:
+        return False, max(a.size, b.size)
+    same = (a.view(np.uint32) == b.view(np.uint32)) | (np.isnan(a) & np.isnan(b))
+    return bool(same.all()), int((~same).sum())
+
+
+def run(
+    modes: list[str],
+    config: str | HwConfig = "ci",
+    layer: ConvLayer = DEFAULT_LAYER,
+    batch: int = 2,
+    seed: int = 1,
+    backend: str = "rtl",
+) -> list[PhaseResult]:
+    """Run the given phases of ``layer``; on ``rtl`` compare with golden bit for bit."""
+    cfg = preset(config)
+    for mode in modes:
+        if mode not in PHASES:
+            raise ValueError(f"mode must be one of fp, bp, wu, got {mode!r}")
+    if backend not in ("rtl", "golden"):
+        raise ValueError(f"backend must be rtl or golden, got {backend!r}")
+    if batch < 1:
+        raise ValueError(f"batch must be positive, got {batch}")
+    x, w, b, dy = _operands(layer, batch, seed)
+    check_fp_args(x, w, b, layer.s, layer.p)  # unsupported K, stride or padding: a clear error first
+    golden = Device("golden", cfg)
+    gold_calls = {
+        "fp": lambda: golden.conv2d(x, w, b, layer.s, layer.p),
+        "bp": lambda: golden.conv2d_backward_input(dy, w, x.shape, layer.s, layer.p),
+        "wu": lambda: golden.conv2d_backward_weight(x, dy, w.shape, layer.s, layer.p),
+    }
+    macs = layer.macs(batch)
     results = []
+    if backend == "rtl":
+        from eftrain import rtl_backend
+
+        args = {
+            "fp": {"x": x, "w": w, "bias": b},
+            "bp": {"dy": dy, "w": w, "x_shape": tuple(x.shape)},
+            "wu": {"x": x, "dy": dy, "w_shape": tuple(w.shape)},
+        }
+        t0 = time.perf_counter()
+        runs = rtl_backend.run_phases(
+            cfg, [(m, dict(args[m], stride=layer.s, padding=layer.p)) for m in modes], name=f"sim-{seed}"
+        )
+        seconds = (time.perf_counter() - t0) / len(modes)
+        for mode, run_ in zip(modes, runs, strict=True):
+            same, ndiff = _bits_equal(run_.result, gold_calls[mode]())
+            check = "MATCH" if same else f"MISMATCH ({ndiff} of {run_.result.size} elements differ)"
+            if run_.run_dir is not None:
+                check += f"  waves: {run_.run_dir / 'dump.fst'}"
+            util = macs / (cfg.tm * cfg.tn * run_.engine_cycles)
+            results.append(PhaseResult(mode, _shape_text(mode, x, w, dy), macs, run_.engine_cycles, util,
+                                       seconds, check, same))
+        return results
+    ref = _torch_reference(x, w, b, dy, layer)
     for mode in modes:
         t0 = time.perf_counter()
-        if mode == "fp":
-            out = dev.conv2d(x, w, b, layer.s, layer.p)
-            ops = tolerance.fp_ops(cfg, layer.n, layer.k, bias=True)
-            shape = f"x{list(x.shape)} w{list(w.shape)} -> y{list(out.shape)}"
-        elif mode == "bp":
-            out = dev.conv2d_backward_input(dy, w, x.shape, layer.s, layer.p)
-            ops = tolerance.bp_ops(cfg, layer.m, layer.k)
-            shape = f"dy{list(dy.shape)} w{list(w.shape)} -> dx{list(out.shape)}"
-        else:
-            out = dev.conv2d_backward_weight(x, dy, w.shape, layer.s, layer.p)
-            ops = tolerance.wu_ops(cfg, batch * layer.oh * layer.ow)
-            shape = f"x{list(x.shape)} dy{list(dy.shape)} -> dw{list(out.shape)}"
+        out = gold_calls[mode]()
         seconds = time.perf_counter() - t0
+        ops = {
+            "fp": tolerance.fp_ops(cfg, layer.n, layer.k, bias=True),
+            "bp": tolerance.bp_ops(cfg, layer.m, layer.k),
+            "wu": tolerance.wu_ops(cfg, batch * layer.oh * layer.ow),
+        }[mode]
         exact, abs_sum = ref[mode]
         err = np.abs(out.astype(np.float64) - exact)
         bound = tolerance.error_bound(abs_sum, ops)
         ok = bool(np.all(err <= bound))
-        ratio = float(np.max(err / bound))
-        check = f"{'OK' if ok else 'FAIL'} (max err {ratio:.2f} x bound)"
-        st = dev.stats
-        results.append(
-            PhaseResult(mode, shape, st["macs"], st["cycles"], st["utilization"], seconds, check, ok)
-        )
+        check = f"{'OK' if ok else 'FAIL'} (max err {float(np.max(err / bound)):.2f} x bound)"
+        st = golden.stats
+        results.append(PhaseResult(mode, _shape_text(mode, x, w, dy), st["macs"], st["cycles"],
+                                   st["utilization"], seconds, check, ok))
     return results
 
 
-def format_results(results: list[PhaseResult], config: HwConfig, layer: ConvLayer, batch: int) -> str:
+def format_results(
+    results: list[PhaseResult], config: HwConfig, layer: ConvLayer, batch: int, backend: str = "rtl"
+) -> str:
+    if backend == "rtl":
+        head = [
+            "backend : rtl (Verilator co-simulation of rtl/eftrain_engine.sv), compared bit for bit with "
+            "the golden model",
+            "cycles  : measured engine cycles (tile commands, accept to done); util = MACs / (Tm*Tn*cycles)",
+        ]
+    else:
+        head = [
+            "backend : golden model (bit-exact functional model of the engine)",
+            "cycles  : predicted by the analytical model (eftrain.perf); check: vs torch autograd float64 "
+            "within the bound of eftrain.golden.tolerance",
+        ]
     lines = [
-        "backend : golden model (bit-exact functional model of the engine; the RTL engine is not built yet)",
+        head[0],
         f"config  : {config.name} (Tm={config.tm}, Tn={config.tn}, L={config.acc_interleave}, "
         f"{config.clock_mhz:g} MHz)",
         f"layer   : M,N,H,W,K,S,P = {layer_str(layer)}   batch {batch}",
-        "cycles  : predicted by the analytical model (eftrain.perf); check: vs torch autograd float64 "
-        "within the bound of eftrain.golden.tolerance",
+        head[1],
         "",
-        f"{'mode':<5} {'shape':<56} {'MACs':>11} {'cycles':>10} {'util':>7} {'model s':>8}  check",
+        f"{'mode':<5} {'shape':<56} {'MACs':>11} {'cycles':>10} {'util':>7} {'sim s':>8}  check",
     ]
     for r in results:
         lines.append(

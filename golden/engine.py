@@ -245,6 +245,36 @@ def _pad(x: np.ndarray, p: int) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
 
 
+def check_fp_args(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, stride: int, padding: int) -> None:
+    """Validate FP arguments; ValueError naming the argument (shared by every backend)."""
+    _as_f32("x", x, 4)
+    _as_f32("w", w, 4)
+    k = w.shape[2]
+    if w.shape[1] != x.shape[1] or w.shape[3] != k:
+        raise ValueError(f"w shape {w.shape} does not match x shape {x.shape} (need [M, {x.shape[1]}, K, K])")
+    _check_conv(k, stride, padding)
+    if bias is not None:
+        _as_f32("bias", bias, 1)
+        if bias.shape[0] != w.shape[0]:
+            raise ValueError(f"bias has {bias.shape[0]} entries, w has {w.shape[0]} output channels")
+    if conv_out_size(x.shape[2], k, stride, padding) < 1 or conv_out_size(x.shape[3], k, stride, padding) < 1:
+        raise ValueError(f"x spatial size {x.shape[2:]} is smaller than the kernel {k} after padding")
+
+
+def check_bp_args(dy: np.ndarray, w: np.ndarray, x_shape: Sequence[int], stride: int, padding: int) -> None:
+    """Validate BP arguments; ValueError naming the argument (shared by every backend)."""
+    _as_f32("dy", dy, 4)
+    _as_f32("w", w, 4)
+    _check_grad_shapes(dy, x_shape, w.shape, stride, padding, "forward output")
+
+
+def check_wu_args(x: np.ndarray, dy: np.ndarray, w_shape: Sequence[int], stride: int, padding: int) -> None:
+    """Validate WU arguments; ValueError naming the argument (shared by every backend)."""
+    _as_f32("x", x, 4)
+    _as_f32("dy", dy, 4)
+    _check_grad_shapes(dy, x.shape, w_shape, stride, padding, "layer")
+
+
 def conv_fp(
     x: np.ndarray,
     w: np.ndarray,
@@ -255,18 +285,7 @@ def conv_fp(
 ) -> np.ndarray:
     """Forward convolution in the hardware's order. x [B,N,H,W], w [M,N,K,K] -> [B,M,OH,OW]."""
     c = _cfg(cfg)
-    x = _as_f32("x", x, 4)
-    w = _as_f32("w", w, 4)
-    k = w.shape[2]
-    if w.shape[1] != x.shape[1] or w.shape[3] != k:
-        raise ValueError(f"w shape {w.shape} does not match x shape {x.shape} (need [M, {x.shape[1]}, K, K])")
-    _check_conv(k, stride, padding)
-    if bias is not None:
-        bias = _as_f32("bias", bias, 1)
-        if bias.shape[0] != w.shape[0]:
-            raise ValueError(f"bias has {bias.shape[0]} entries, w has {w.shape[0]} output channels")
-    if conv_out_size(x.shape[2], k, stride, padding) < 1 or conv_out_size(x.shape[3], k, stride, padding) < 1:
-        raise ValueError(f"x spatial size {x.shape[2:]} is smaller than the kernel {k} after padding")
+    check_fp_args(x, w, bias, stride, padding)
     check_fp_environment()
     return _engine(_pad(x, padding), w, bias, stride, c.tn)
 

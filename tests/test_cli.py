@@ -9,13 +9,28 @@ import sys
 from eftrain.cli import main
 
 
-def test_sim_all_modes_prints_the_table(capsys):
-    assert main(["sim", "--preset", "ci", "--layer", "6,5,9,7,3,2,1", "--batch", "2"]) == 0
+def _rows(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.split(" ")[0] in ("FP", "BP", "WU")]
+
+
+def test_sim_golden_backend_prints_the_table(capsys):
+    args = ["sim", "--backend", "golden", "--preset", "ci", "--layer", "6,5,9,7,3,2,1", "--batch", "2"]
+    assert main(args) == 0
     out = capsys.readouterr().out
     assert "golden model" in out
-    rows = [line for line in out.splitlines() if line.split(" ")[0] in ("FP", "BP", "WU")]
+    rows = _rows(out)
     assert [r.split()[0] for r in rows] == ["FP", "BP", "WU"]
     assert all("OK (max err" in r for r in rows)
+
+
+def test_sim_rtl_all_modes_match(capsys):
+    """The main job on the RTL: a layer with odd sizes, stride 2 and channels not multiples of 4."""
+    assert main(["sim", "--preset", "ci", "--layer", "6,5,9,7,3,2,1", "--batch", "2", "--seed", "7"]) == 0
+    out = capsys.readouterr().out
+    assert "backend : rtl" in out
+    rows = _rows(out)
+    assert [r.split()[0] for r in rows] == ["FP", "BP", "WU"]
+    assert all(r.rstrip().endswith("MATCH") and "MISMATCH" not in r for r in rows), out
 
 
 def test_sim_rejects_a_bad_layer(capsys):
