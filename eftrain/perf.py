@@ -14,7 +14,11 @@ Engine (compute cycles of one *step* = one row tile x one reduction tile)
     positions outer, pixels inner, II = 1::
 
         K*K * max(P, acc_hazard) + fill,   P = Tr * (output width),
-        fill = mul_latency + ceil(log2 Tn) * add_latency + add_latency,  acc_hazard = add_latency
+        fill = mul_latency + ceil(log2 Tn) * add_latency + add_latency + 4,
+        acc_hazard = add_latency + 1
+
+    These constants are the RTL engine's tile-command formula (:mod:`eftrain.engine_timing`,
+    documented in ``rtl/eftrain_engine.sv`` and asserted by its testbench).
 
     BP is the FP engine on the zero-inserted (stride S), padded (K-1-P) output gradient
     with flipped, in/out-swapped weights: output lanes (Tm) carry the layer's input
@@ -23,9 +27,10 @@ Engine (compute cycles of one *step* = one row tile x one reduction tile)
     positions are computed too, so BP is slower than FP there).
     WU: ``Tm x Tn`` independent accumulators (``m`` on Tm, ``n`` on Tn), one output pixel
     and one kernel position per cycle, the L interleaved partial sums hide the adder
-    latency: ``K*K * P + wu_fill`` per step; after the last image of a weight chunk a
-    combine of the L partials costs ``K*K + combine_latency`` per ``(mt, nt)`` tile,
-    ``combine_latency = ceil(log2 L) * add_latency``.
+    latency: ``K*K * P + wu_fill`` per step (``wu_fill = mul_latency + add_latency + 4``);
+    clearing and combining the L partials cost ``K*K * combine_per_position + combine_latency``
+    per ``(mt, nt)`` tile: the engine's WU_CLEAR (``K*K*L + 3``) plus WU_COMBINE
+    (``2*K*K*(L-1) + (ceil(log2 L)-1)*(add_latency+1) + add_latency + 4``).
 
 Loop order (weights stay on chip across the batch)
     FP::
@@ -138,6 +143,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from eftrain import engine_timing
 from eftrain.config import HwConfig, preset
 from eftrain.networks import ConvLayer, fc_layer, get_network, network_names
 
@@ -200,13 +206,14 @@ class Timing:
         acc_hazard: FP/BP minimum cycles of one kernel-position pass over the tile's pixels
             (an output word is read again only after its previous add finished).
         wu_fill: WU cycles per step on top of ``K*K*P``.
-        combine_latency: WU combine of the L partial sums: ``K*K + combine_latency`` cycles
-            per ``(mt, nt)`` weight-gradient tile.
+        combine_latency: WU clear + combine of the L partial sums cost
+            ``K*K * combine_per_position + combine_latency`` cycles per ``(mt, nt)`` tile.
         step_overhead: controller cycles per step (hand-over between steps).
         dma_startup: fixed cycles per DMA transfer before its first request.
         dram_latency: cycles from a request to its first data beat (paid once per transfer).
         words_per_beat: FP32 words per AXI beat.
         range_overhead: cycles per contiguous range of a transfer beyond its first.
+        combine_per_position: see ``combine_latency``.
     """
 
     fill: int
@@ -218,6 +225,7 @@ class Timing:
     dram_latency: int
     words_per_beat: int
     range_overhead: int = 0
+    combine_per_position: int = 1
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -231,10 +239,11 @@ class Timing:
         """The contract timing of hardware ``cfg``; keyword arguments replace single fields."""
         c = preset(cfg)
         t = cls(
-            fill=c.mul_latency + _clog2(c.tn) * c.add_latency + c.add_latency,
-            acc_hazard=c.add_latency,
-            wu_fill=0,
-            combine_latency=_clog2(c.acc_interleave) * c.add_latency,
+            fill=engine_timing.fp_drain(c),
+            acc_hazard=engine_timing.fp_pass_min(c),
+            wu_fill=engine_timing.wu_drain(c),
+            combine_per_position=2 * (c.acc_interleave - 1) + c.acc_interleave,
+            combine_latency=engine_timing.wu_combine_cycles(c, 0) + engine_timing.wu_clear_cycles(c, 0),
             step_overhead=0,
             dma_startup=c.dma_startup,
             dram_latency=c.dram_latency,
@@ -840,7 +849,7 @@ def _fast(plan: _Plan, batch: int, t: Timing, kind: str, tab: _Tables | None = N
         """WU: the last image of a chunk also combines the partial sums (and, for the very
         last chunk, stores the dW tiles at the end)."""
         t0, t1 = chunks[ci]
-        add = (t1 - t0) * (kk + t.combine_latency)
+        add = (t1 - t0) * (kk * t.combine_per_position + t.combine_latency)
         if mt == MT - 1 and ci == nc - 1:
             cyc = tab.w_cum[0][mt][t1] - tab.w_cum[0][mt][t0]
             words = tab.w_cum[1][mt][t1] - tab.w_cum[1][mt][t0]
@@ -963,7 +972,7 @@ def _iter_steps(plan: _Plan, batch: int, t: Timing) -> Iterator[_Step]:
                                 else:
                                     step.extra = pending[s:]
                             if b == batch - 1 and rt == R - 1 and j == J - 1:
-                                step.compute += J * (kk + t.combine_latency)
+                                step.compute += J * (kk * t.combine_per_position + t.combine_latency)
                                 done = [Transfer("dw", "write", wbox(mt, x)) for x in range(t0, t1)]
                                 if mt == MT - 1 and ci == len(chunks) - 1:
                                     step.stores.extend(done)

@@ -38,17 +38,22 @@ def _ci_xfer(words: int) -> int:
 # ---------------------------------------------------------------------------------------------
 # hand-computed cycle counts (ci preset: Tm = Tn = 4, mul 2, add 3, L = 4, 128-bit bus)
 
-CI_FILL = 2 + 2 * 3 + 3  # mul_latency + ceil(log2 Tn) * add_latency + add_latency
+# The engine contract (rtl/eftrain_engine.sv, eftrain.engine_timing), by hand for ci:
+CI_FILL = 2 + 2 * 3 + 3 + 4  # mul_latency + ceil(log2 Tn) * add_latency + add_latency + 4
+CI_WU_FILL = 2 + 3 + 4  # mul_latency + add_latency + 4
+# WU_CLEAR K*K*L + 3 plus WU_COMBINE 2*K*K*(L-1) + (ceil(log2 L)-1)*(add+1) + add + 4, K = 3, L = 4:
+CI_CLEAR_COMBINE_K3 = (9 * 4 + 3) + (2 * 9 * 3 + 1 * 4 + 3 + 4)
 
 
 def test_timing_from_config_is_the_contract():
     t = perf.Timing.from_config("ci")
-    assert t.fill == CI_FILL == 11
-    assert t.acc_hazard == 3
-    assert t.combine_latency == 2 * 3  # ceil(log2 4) * add_latency
+    assert t.fill == CI_FILL == 15
+    assert t.acc_hazard == 4  # add_latency + 1
+    assert t.wu_fill == CI_WU_FILL == 9
+    assert 9 * t.combine_per_position + t.combine_latency == CI_CLEAR_COMBINE_K3 == 104
     assert (t.dma_startup, t.dram_latency, t.words_per_beat) == (16, 40, 4)
     odd = perf.Timing.from_config("odd")  # Tn = 5: a 3-level tree
-    assert odd.fill == 2 + 3 * 3 + 3
+    assert odd.fill == 2 + 3 * 3 + 3 + 4
 
 
 def test_fp_compute_bound_by_hand():
@@ -59,7 +64,7 @@ def test_fp_compute_bound_by_hand():
     # prologue: x0 + weights; steps: DMA (x1), (x2 + y0), (y1) all hidden; epilogue: y2
     assert max(x, x + y, y) < compute
     expect = (x + w) + 3 * compute + y
-    assert res.cycles == expect == 2093
+    assert res.cycles == expect == 2105
     assert res.compute_cycles == 3 * compute
     assert res.exposed_dma_cycles == x + w + y
     assert res.load_cycles == 3 * x + w and res.store_cycles == 3 * y
@@ -73,14 +78,14 @@ def test_fp_dma_bound_by_hand():
     # An FC layer 8 -> 8 (1x1 conv on a 1x1 map): 2 lane tiles x 2 input tiles x 2 images.
     layer = fc_layer("fc", m=8, n=8)
     res = perf.model_layer(layer, "fp", "ci", batch=2, tiling=perf.Tiling(tr=1))
-    c = 1 * max(1, 3) + CI_FILL  # one pixel, but a kernel-position pass takes add_latency cycles
+    c = 1 * max(1, 4) + CI_FILL  # one pixel, but a kernel-position pass takes add_latency + 1 cycles
     x, w, y = _ci_xfer(4), _ci_xfer(16), _ci_xfer(4)
     # steps (mt, b, nt): loads needed / stores produced
     loads = [x + w, x + w, x, x, x + w, x + w, x, x]
     stores = [0, y, 0, y, 0, y, 0, y]
     body = sum(max(c, (stores[i - 1] if i else 0) + (loads[i + 1] if i < 7 else 0)) for i in range(8))
-    assert body == 117 + 57 + 114 + 117 + 174 + 57 + 114 + 14
-    assert res.cycles == loads[0] + body + stores[-1] == 938
+    assert body == 117 + 57 + 114 + 117 + 174 + 57 + 114 + 19
+    assert res.cycles == loads[0] + body + stores[-1] == 943
     assert res.compute_cycles == 8 * c
     assert res.utilization < 0.1
 
@@ -91,7 +96,7 @@ def test_bp_stride2_computes_zero_inserted_positions():
     res = perf.model_layer(layer, "bp", "ci", batch=1, tiling=perf.Tiling(tr=8))
     compute = 9 * 64 + CI_FILL  # every one of the 8 x 8 dx pixels takes K*K cycles
     dy, w, dx = _ci_xfer(4 * 4 * 4), _ci_xfer(144), _ci_xfer(4 * 8 * 8)
-    assert res.cycles == dy + w + compute + dx == 871
+    assert res.cycles == dy + w + compute + dx == 875
     fp = perf.model_layer(layer, "fp", "ci", batch=1, tiling=perf.Tiling(tr=4))
     assert res.macs == fp.macs == 4 * 4 * 9 * 16
     assert res.compute_cycles == 4 * fp.compute_cycles - 3 * CI_FILL  # S*S more pixel passes
@@ -100,11 +105,11 @@ def test_bp_stride2_computes_zero_inserted_positions():
 def test_wu_by_hand():
     layer = ConvLayer("w", m=4, n=4, h=4, w=4, k=3, s=1, p=1)
     res = perf.model_layer(layer, "wu", "ci", batch=2, tiling=perf.Tiling(tr=4))
-    step = 9 * 16  # no stall: the L = 4 interleaved partial sums hide the adder
-    combine = 9 + 2 * 3  # one (mt, nt) tile: K*K + ceil(log2 L) * add_latency
+    step = 9 * 16 + CI_WU_FILL  # no stall: the L = 4 interleaved partial sums hide the adder
+    combine = CI_CLEAR_COMBINE_K3  # one (mt, nt) tile: clear + combine of the L partial sums
     x, dy, dw = _ci_xfer(64), _ci_xfer(64), _ci_xfer(144)
     # prologue x0 + dy0; image 0 (DMA: x1 + dy1); image 1 + combine; epilogue: the dW tile
-    assert res.cycles == (x + dy) + max(step, x + dy) + (step + combine) + dw == 539
+    assert res.cycles == (x + dy) + max(step, x + dy) + (step + combine) + dw == 646
     assert res.compute_cycles == 2 * step + combine
 
 

@@ -44,6 +44,7 @@ from typing import Any
 import cocotb
 import numpy as np
 
+from eftrain import engine_timing
 from eftrain.config import HwConfig, preset
 
 __all__ = [
@@ -123,33 +124,14 @@ class Err(IntEnum):
 # Cycle model of one tile command (the formula in rtl/eftrain_engine.sv).
 # ------------------------------------------------------------------------------------------------
 
-def _levels(n: int) -> int:
-    """ceil(log2 n): adder levels of a tree over n lanes."""
-    return 0 if n <= 1 else (n - 1).bit_length()
-
-
 def tile_cycles(cfg: HwConfig | str, mode: Mode | int, k: int, rows_out: int = 1,
                 cols_out: int = 1) -> int:
     """Cycles from the accept of a tile command to its done pulse (``done_cycles``).
 
-    FP/BP: ``K*K*max(P, ADD_LAT+1) + MUL_LAT + TREE_LAT + ADD_LAT + 4`` with P = rows_out*cols_out
-    and TREE_LAT = ceil(log2 Tn)*ADD_LAT; WU: ``K*K*P + MUL_LAT + ADD_LAT + 4``; WU_CLEAR:
-    ``K*K*L + 3``; WU_COMBINE: ``2*K*K*(L-1) + (ceil(log2 L)-1)*(ADD_LAT+1) + ADD_LAT + 4``.
-    Back-to-back commands take the sum (a command can be accepted in the previous one's done
-    cycle). A rejected (illegal) command takes 3.
+    The formula lives once in :func:`eftrain.engine_timing.tile_cycles` (shared with the
+    analytical model); this maps the RTL mode code onto it.
     """
-    c = preset(cfg)
-    mode = Mode(mode)
-    kk = k * k
-    p = rows_out * cols_out
-    lat_a, lat_m, big_l = c.add_latency, c.mul_latency, c.acc_interleave
-    if mode in (Mode.FP, Mode.BP):
-        return kk * max(p, lat_a + 1) + lat_m + _levels(c.tn) * lat_a + lat_a + 4
-    if mode == Mode.WU:
-        return kk * p + lat_m + lat_a + 4
-    if mode == Mode.WU_CLEAR:
-        return kk * big_l + 3
-    return 2 * kk * (big_l - 1) + (_levels(big_l) - 1) * (lat_a + 1) + lat_a + 4
+    return engine_timing.tile_cycles(cfg, Mode(mode).name.lower(), k, rows_out, cols_out)
 
 
 def engine_parameters(cfg: HwConfig | str) -> dict[str, int]:
