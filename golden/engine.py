@@ -115,8 +115,8 @@ F32 = np.float32
 _NEG_ZERO = F32(-0.0)
 # Bound on the elements of one temporary product array (keeps memory ~ 256 MB at most).
 _MAX_TEMP_ELEMS = 1 << 25
-# Elements of one block of products: about 1 MiB, so a block's adder tree stays in cache.
-_CACHE_ELEMS = 1 << 18
+# Elements of one block of products (4 MiB): big enough to amortize per-call overhead, small enough for cache.
+_CACHE_ELEMS = 1 << 20
 
 
 def check_fp_environment() -> None:
