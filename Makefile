@@ -7,6 +7,7 @@
 #   make model NET=vgg16 [CONFIG=zcu102]
 #   make lint          verilator --lint-only -Wall on every RTL top at every preset
 #   make synth         Yosys synth_xilinx (UltraScale+) resource table of the engine [SYNTH_CONFIG=zcu102]
+#   make hls-csim      the HLS kernel (hls/) in C simulation, bit-exact against the golden model
 #   make ruff          Python lint
 #
 # The first target that needs Python creates .venv/ with the pinned toolchain
@@ -39,12 +40,12 @@ ifneq ($(strip $(SEED)),)
 SIM_ARGS += --seed $(SEED)
 endif
 
-.PHONY: all venv sim test test-slow bench-golden model lint synth ruff clean distclean help
+.PHONY: all venv sim test test-slow bench-golden model lint synth hls-csim ruff clean distclean help
 
 all: test
 
 help:
-	@sed -n '3,14p' Makefile
+	@sed -n '3,15p' Makefile
 
 venv: $(STAMP)
 
@@ -69,6 +70,9 @@ bench-golden: $(STAMP)
 model: $(STAMP)
 	$(PY) -m eftrain model --net $(NET) --preset $(CONFIG)
 
+hls-csim: $(STAMP)
+	$(PY) -m pytest -q -n $(JOBS) tests/test_hls_csim.py
+
 lint: $(STAMP)
 	$(PY) ci/rtl_check.py lint
 
@@ -76,7 +80,7 @@ synth: $(STAMP)
 	$(PY) ci/rtl_check.py synth --preset $(or $(SYNTH_CONFIG),zcu102)
 
 ruff: $(STAMP)
-	$(VENV)/bin/ruff check eftrain golden tests tb ci
+	$(VENV)/bin/ruff check eftrain golden tests tb ci hls
 
 clean:
 	rm -rf build sim_build .pytest_cache
