@@ -41,11 +41,13 @@ from enum import IntEnum, IntFlag
 import numpy as np
 
 from eftrain.config import HwConfig, preset
+from eftrain.csr_gen import ErrCode  # the one list of error codes: rtl/regs/eftrain_csr.rdl
 from eftrain.golden.layout import fmap_layout, weight_layout
 
 __all__ = [
     "DESC_BYTES",
     "DESC_WORDS",
+    "VALIDATION_CODES",
     "Descriptor",
     "ErrCode",
     "Flag",
@@ -73,20 +75,12 @@ class Flag(IntFlag):
     BIAS = 0x01  # FP: the accumulators start from the bias vector at src2
 
 
-class ErrCode(IntEnum):
-    """Error codes of a rejected descriptor (the ERR_CODE register reports them)."""
-
-    NONE = 0
-    BAD_OPCODE = 1  # unknown opcode, undefined flag or reserved bits set
-    ZERO_DIM = 2  # B, M, N, H or W is zero
-    DIM_TOO_LARGE = 3  # a dimension beyond what the hardware supports (FC: H, W, K must be 1)
-    BAD_KERNEL = 4  # K outside 1..7, or the kernel larger than the padded input
-    BAD_STRIDE = 5  # S outside 1..4
-    BAD_PADDING = 6  # P > K - 1
-    BUFFER_OVERFLOW = 7  # no tiling fits the on-chip buffers (one output row is too large)
-    MISALIGNED_ADDR = 8  # an address not aligned to the AXI beat
-    OUT_OF_WINDOW = 9  # a tensor not entirely inside the DMA memory window
-
+# The codes validate() can return (the others come from the DMA, a soft reset or an internal fault).
+VALIDATION_CODES = (
+    ErrCode.NONE, ErrCode.BAD_OPCODE, ErrCode.ZERO_DIM, ErrCode.DIM_TOO_LARGE, ErrCode.BAD_KERNEL,
+    ErrCode.BAD_STRIDE, ErrCode.BAD_PADDING, ErrCode.BUFFER_OVERFLOW, ErrCode.MISALIGNED_ADDR,
+    ErrCode.OUT_OF_WINDOW,
+)
 
 _PHASE = {
     Opcode.CONV_FP: "fp", Opcode.FC_FP: "fp",
