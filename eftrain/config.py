@@ -97,6 +97,7 @@ class HwConfig:
             "IN_DEPTH": self.in_buf_depth,
             "OUT_DEPTH": self.out_buf_depth,
             "W_DEPTH": self.w_buf_depth,
+            "WPB": self.words_per_beat,
         }
 
     def with_(self, **changes: Any) -> HwConfig:

@@ -15,6 +15,8 @@
 //   IN_DEPTH   words per input-buffer lane and bank (<= 65536)
 //   OUT_DEPTH  words per output-buffer lane and bank (<= 65536)
 //   W_DEPTH    words per weight-buffer lane (<= 65536)
+//   WPB        words per load/unload beat: bus_bits / 32 (HwConfig.words_per_beat), 1..16.
+//              Any TM, TN work with any WPB (lanes beyond a buffer's count are dropped).
 //
 // Buffers
 //   input   2 banks x TN lanes x IN_DEPTH   (x, or the BP gradient map dz; already padded)
@@ -26,7 +28,8 @@
 // either by the running command or by the load/unload ports, never both (see *_ready).
 //
 // ---------------------------------------------------------------------------------------------
-// Tile command (cmd_valid / cmd_ready; accepted when the engine is idle or in its done cycle)
+// Tile command (cmd_valid / cmd_ready; accepted when the engine is idle or in its done cycle,
+// and no zero fill of the load port is in progress)
 //   cmd_mode      MODE_FP, MODE_BP, MODE_WU, MODE_WU_CLEAR, MODE_WU_COMBINE (eftrain_engine_pkg)
 //   cmd_k         kernel size K, 1..7
 //   cmd_stride    stride S, 1..4 (BP tiles use 1)
@@ -75,29 +78,78 @@
 // buffer windows, wu_t0); an illegal one writes nothing and completes with its error code.
 //
 // ---------------------------------------------------------------------------------------------
-// Load port (ld_valid / ld_ready): one 32-bit word per cycle. (The DMA will widen this to the
-// bus width: bus_bits/32 words per beat into consecutive addresses of one lane.)
+// Load port (ld_valid / ld_ready): one beat of WPB 32-bit words per cycle while ld_ready.
 //   ld_buf        BUF_IN, BUF_OUT, BUF_W, BUF_BIAS
 //   ld_bank       bank (IN, OUT)
-//   ld_lane       IN: lane j; OUT, BIAS: lane i; W: the tile-relative output channel m - m0
-//   ld_col        W: the tile-relative input channel n - n0
-//   ld_addr       IN, OUT: word address; W: w_base of the tile
-//   ld_k, ld_kh, ld_kw   W: kernel size and the word's kernel position
-//   ld_flip       W: 0: lane (i, j) = (m, n), address w_base + kh*K + kw (FP, WU);
-//                    1: BP transform on chip: lane (i, j) = (n, m), address
-//                       w_base + (K-1-kh)*K + (K-1-kw) (180-degree flip and channel swap)
-//   ld_data       the word
-// A word for a lane or address outside the buffer is accepted and dropped.
-// ld_ready is low only while the running command uses the write port the word needs: OUT bank
-// of an FP/BP command, the weight buffer during WU/CLEAR/COMBINE, the bias registers during an
-// FP/BP command with ACC_BIAS. Loading the other bank or another weight region while a command
-// runs is the double buffering; loading what the running command reads is the loader's bug.
+//   ld_lane       first lane (IN: j; OUT, BIAS: i; W: see below)
+//   ld_col        W: first tile-relative input channel n - n0 of the beat
+//   ld_addr       IN, OUT: word address (all words of a beat share it); W: w_base of the tile
+//   ld_k, ld_kh, ld_kw   W: kernel size and the beat's kernel position
+//   ld_flip       W: 0 straight (FP, WU), 1 BP transform on chip (180-degree flip, channel swap)
+//   ld_mask       word w is written only if ld_mask[w] (and its lane and address exist)
+//   ld_data       word w at ld_data[32*w +: 32]
+//   ld_fill       1: zero fill (below); ld_count: its number of addresses
 //
-// Unload port: request rd_req_valid / rd_req_ready (buf, bank, lane, col, addr as above; W:
-// lane = i, col = j, addr = word address); response rd_rsp_valid / rd_rsp_ready / rd_rsp_data
-// one cycle after the request at the earliest, in order, one word per cycle while rd_rsp_ready
-// stays high. Reads outside a buffer return 0. rd_req_ready is low while the running command
-// uses the read port the request needs or while a response waits.
+// Beat-to-lane mapping. Word w (0 <= w < WPB) of a beat goes to (lane arithmetic is modulo 256,
+// "+" below is "+ mod 256"):
+//   BUF_IN    bank ld_bank, lane j = ld_lane + w,               address ld_addr
+//   BUF_OUT   bank ld_bank, lane i = ld_lane + w,               address ld_addr
+//   BUF_W     ld_flip = 0: lane (i, j) = (ld_lane, ld_col + w), address ld_addr + kh*K + kw
+//             ld_flip = 1: lane (i, j) = (ld_col + w, ld_lane), address
+//                          ld_addr + (K-1-kh)*K + (K-1-kw)
+//   BUF_BIAS  bias lane i = ld_lane + w
+// and is written iff ld_mask[w], the lane exists (j < TN, i < TM) and the address < depth;
+// anything else is accepted and dropped. A one-word transfer is the special case of a mask
+// with one bit. In the reshaped DRAM layouts (golden/layout.py) a bus beat is WPB consecutive
+// words:
+//   feature map [B][C/CB][H][W][CB]: WPB consecutive channels (lanes) of one pixel: ld_addr =
+//     the pixel's buffer address, ld_lane = the first word's lane;
+//   weights [M/Tm][N/Tn][K][K][Tm][Tn]: WPB consecutive n of one (m, kh, kw): ld_lane = m - m0,
+//     ld_col = n - n0 of the first word (flip 1: the words land in consecutive rows i = n - n0
+//     of column j = m - m0);
+//   bias: WPB consecutive output channels.
+// When CB (or Tn) is not a multiple of WPB a bus beat can straddle two pixels (two rows m):
+// the DMA presents it as one port beat per pixel with complementary masks and the SAME data;
+// the first lane of the second part is (its first word's lane - its position in the beat) mod
+// 256, e.g. lanes 0, 1 at positions 2, 3: ld_lane = 254, mask 4'b1100. No shifter is needed.
+// (Conversely, words that run past lane 255 wrap to lane 0: only a concern if TN or TM
+// > 256 - WPB, where the loader must mask them.)
+//
+// Zero fill (ld_fill = 1; ld_lane, ld_col, ld_k*, ld_flip, ld_mask, ld_data ignored): writes
+// +0.0 to ALL lanes of the buffer (IN, OUT: of bank ld_bank; W: all TM*TN lanes) at addresses
+// ld_addr .. ld_addr + ld_count - 1 (raw addresses, W included; addresses >= depth are
+// dropped), one address per cycle: the first in the accept cycle, the rest in the following
+// cycles, during which the load port is busy (fill_busy = 1, ld_ready = 0). A fill of n >= 1
+// addresses therefore occupies the load port exactly n cycles; n = 0 writes nothing (1 cycle).
+// BUF_BIAS: all bias registers = +0.0 in one cycle (ld_count ignored). A fill is accepted under
+// the same ld_ready rule as a beat; while it runs cmd_ready is low and unload requests to the
+// same buffer (and bank) wait, so a fill is complete, as seen by every port, before anything
+// that follows it (and it never meets a command that starts later; should its buffer be
+// owned by the command anyway, the fill holds its address until the port is free). The fill is
+// a load-port operation, not a tile command: the tile-command cycle formulas are unchanged.
+// Typical use: fill the padded tile's range, then load only the pixels that carry data
+// (padding, halo and the BP zero-inserted positions stay +0.0).
+//
+// ld_ready is low only while a fill is in progress, or while the running command uses the
+// write port the beat needs: OUT bank of an FP/BP command, the weight buffer during
+// WU/CLEAR/COMBINE, the bias registers during an FP/BP command with ACC_BIAS. Loading the
+// other bank or another weight region while a command runs is the double buffering; loading
+// what the running command reads is the loader's bug.
+//
+// Unload port: request rd_req_valid / rd_req_ready with rd_req_buf, rd_req_bank, rd_req_lane
+// (first lane), rd_req_col, rd_req_addr, rd_req_mask; response rd_rsp_valid / rd_rsp_ready
+// with rd_rsp_data (WPB words) and rd_rsp_mask, one cycle after the request at the earliest,
+// in order, one beat per cycle sustained while rd_rsp_ready stays high. Word w is:
+//   BUF_IN    input bank rd_req_bank, lane j = rd_req_lane + w, address rd_req_addr
+//   BUF_OUT   output bank rd_req_bank, lane i = rd_req_lane + w, address rd_req_addr (an
+//             output pixel's channels, as the DMA writes them to the reshaped layout)
+//   BUF_W     weight lane (i, j) = (rd_req_lane, rd_req_col + w), address rd_req_addr
+//             (consecutive columns j of row i: WU results in the reshaped weight order)
+//   BUF_BIAS  bias lane i = rd_req_lane + w (read at the request)
+// (lanes modulo 256 as for loads). rd_rsp_mask[w] = rd_req_mask[w] and the word exists; words
+// with a clear mask bit are 0. rd_req_ready is low while the running command uses the read
+// port the request needs, while a fill to the same buffer/bank is in progress, or while a
+// response waits and rd_rsp_ready is low.
 // ---------------------------------------------------------------------------------------------
 //
 // Pipeline (stage = cycles after the issue cycle c, in which the buffer read addresses go out):
@@ -118,7 +170,8 @@ module eftrain_engine #(
   parameter int ADD_LAT   = 3,
   parameter int IN_DEPTH  = 2048,
   parameter int OUT_DEPTH = 1024,
-  parameter int W_DEPTH   = 512
+  parameter int W_DEPTH   = 512,
+  parameter int WPB       = 4
 ) (
   input  wire logic        clk,
   input  wire logic        rst_n,
@@ -147,30 +200,36 @@ module eftrain_engine #(
   output      logic [31:0] done_cycles,
 
   // Load port.
-  input  wire logic        ld_valid,
-  output      logic        ld_ready,
-  input  wire logic [1:0]  ld_buf,
-  input  wire logic        ld_bank,
-  input  wire logic [7:0]  ld_lane,
-  input  wire logic [7:0]  ld_col,
-  input  wire logic [2:0]  ld_k,
-  input  wire logic [2:0]  ld_kh,
-  input  wire logic [2:0]  ld_kw,
-  input  wire logic        ld_flip,
-  input  wire logic [15:0] ld_addr,
-  input  wire logic [31:0] ld_data,
+  input  wire logic             ld_valid,
+  output      logic             ld_ready,
+  input  wire logic [1:0]       ld_buf,
+  input  wire logic             ld_bank,
+  input  wire logic [7:0]       ld_lane,
+  input  wire logic [7:0]       ld_col,
+  input  wire logic [2:0]       ld_k,
+  input  wire logic [2:0]       ld_kh,
+  input  wire logic [2:0]       ld_kw,
+  input  wire logic             ld_flip,
+  input  wire logic [15:0]      ld_addr,
+  input  wire logic [WPB-1:0]   ld_mask,
+  input  wire logic [32*WPB-1:0] ld_data,
+  input  wire logic             ld_fill,
+  input  wire logic [15:0]      ld_count,
+  output      logic             fill_busy,
 
   // Unload port.
-  input  wire logic        rd_req_valid,
-  output      logic        rd_req_ready,
-  input  wire logic [1:0]  rd_req_buf,
-  input  wire logic        rd_req_bank,
-  input  wire logic [7:0]  rd_req_lane,
-  input  wire logic [7:0]  rd_req_col,
-  input  wire logic [15:0] rd_req_addr,
-  output      logic        rd_rsp_valid,
-  input  wire logic        rd_rsp_ready,
-  output      logic [31:0] rd_rsp_data
+  input  wire logic             rd_req_valid,
+  output      logic             rd_req_ready,
+  input  wire logic [1:0]       rd_req_buf,
+  input  wire logic             rd_req_bank,
+  input  wire logic [7:0]       rd_req_lane,
+  input  wire logic [7:0]       rd_req_col,
+  input  wire logic [15:0]      rd_req_addr,
+  input  wire logic [WPB-1:0]   rd_req_mask,
+  output      logic             rd_rsp_valid,
+  input  wire logic             rd_rsp_ready,
+  output      logic [32*WPB-1:0] rd_rsp_data,
+  output      logic [WPB-1:0]   rd_rsp_mask
 );
 
   // ---------------------------------------------------------------------------------------------
@@ -238,6 +297,7 @@ module eftrain_engine #(
   logic m_fp, m_wu, m_clr, m_cb;   // decoded mode (m_fp: FP or BP)
   logic eng_act;                    // the command owns its buffer ports
   logic cmd_fire;
+  logic fl_act;                     // a zero fill of the load port is in progress
 
   assign m_fp    = (c_mode == MODE_FP) || (c_mode == MODE_BP);
   assign m_wu    = (c_mode == MODE_WU);
@@ -247,7 +307,7 @@ module eftrain_engine #(
 
   assign busy      = eng_act;
   assign done      = (state == S_DONE);
-  assign cmd_ready = (state == S_IDLE) || (state == S_DONE);
+  assign cmd_ready = ((state == S_IDLE) || (state == S_DONE)) && !fl_act;
   assign cmd_fire  = cmd_valid && cmd_ready;
 
   // Set-up values (SET1) and checks (SET2).
@@ -559,37 +619,160 @@ module eftrain_engine #(
   assign w_rd_eng = eng_act && !m_clr;
   assign w_wr_eng = eng_act && (m_wu || m_clr || m_cb);
 
+  // Which write port a (buffer, bank) needs and whether the running command owns it.
   logic        ld_fire;
-  logic        ld_conflict;
-  logic [7:0]  ld_wi, ld_wj;     // weight lane (i, j) after the optional swap
+  logic        ld_conflict;      // the beat offered on the port
+  logic        fl_conf;          // the fill address in progress
   logic [16:0] ld_waddr;         // weight address after the optional flip
   logic [2:0]  ld_ekh, ld_ekw;   // effective kernel position
+  logic        bias_eng;         // the command reads the bias registers
+  logic [1:0]  fl_buf;
+  logic        fl_bank;
+  logic [16:0] fl_addr;          // next fill address
+  logic [15:0] fl_left;          // fill addresses still to write (>= 1 while fl_act)
+
+  assign bias_eng = eng_act && m_fp && (c_init == ACC_BIAS);
 
   always_comb begin
     unique case (ld_buf)
       BUF_IN:   ld_conflict = 1'b0;
       BUF_OUT:  ld_conflict = out_eng[ld_bank] && m_fp;
       BUF_W:    ld_conflict = w_wr_eng;
-      default:  ld_conflict = eng_act && m_fp && (c_init == ACC_BIAS);
+      default:  ld_conflict = bias_eng;
+    endcase
+    unique case (fl_buf)
+      BUF_IN:   fl_conf = 1'b0;
+      BUF_OUT:  fl_conf = out_eng[fl_bank] && m_fp;
+      BUF_W:    fl_conf = w_wr_eng;
+      default:  fl_conf = bias_eng;
     endcase
     ld_ekh   = ld_flip ? ld_k - 3'd1 - ld_kh : ld_kh;
     ld_ekw   = ld_flip ? ld_k - 3'd1 - ld_kw : ld_kw;
-    ld_wi    = ld_flip ? ld_col : ld_lane;
-    ld_wj    = ld_flip ? ld_lane : ld_col;
     ld_waddr = 17'(ld_addr) + 17'(6'(ld_ekh) * 6'(ld_k)) + 17'(ld_ekw);
   end
 
-  assign ld_ready = !ld_conflict;
-  assign ld_fire  = ld_valid && ld_ready;
+  assign ld_ready  = !fl_act && !ld_conflict;
+  assign ld_fire   = ld_valid && ld_ready;
+  assign fill_busy = fl_act;
 
-  logic ld_in_ok, ld_out_ok, ld_w_ok;
-  assign ld_in_ok  = (32'(ld_addr) < 32'(IN_DEPTH));
-  assign ld_out_ok = (32'(ld_addr) < 32'(OUT_DEPTH));
-  assign ld_w_ok   = (32'(ld_waddr) < 32'(W_DEPTH));
+  // Zero fill: the first address in the accept cycle, then one address per cycle.
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      fl_act <= 1'b0;
+    end else if (fl_act) begin
+      if (!fl_conf && fl_left == 16'd1) fl_act <= 1'b0;
+    end else if (ld_fire && ld_fill && ld_buf != BUF_BIAS && ld_count > 16'd1) begin
+      fl_act <= 1'b1;
+    end
+    if (!fl_act) begin
+      fl_buf  <= ld_buf;
+      fl_bank <= ld_bank;
+      fl_addr <= 17'(ld_addr) + 17'd1;
+      fl_left <= ld_count - 16'd1;
+    end else if (!fl_conf) begin
+      fl_addr <= fl_addr + 17'd1;
+      fl_left <= fl_left - 16'd1;
+    end
+  end
+
+  // The write beat of this cycle: an accepted load beat, or the next address of a fill.
+  logic        wr_v, wr_fill, wr_bank;
+  logic [1:0]  wr_buf;
+  logic [16:0] wr_addr;          // IN, OUT address; raw weight address of a fill
+  logic [16:0] wr_waddr;         // weight address
+
+  always_comb begin
+    if (fl_act) begin
+      wr_v     = !fl_conf;
+      wr_fill  = 1'b1;
+      wr_buf   = fl_buf;
+      wr_bank  = fl_bank;
+      wr_addr  = fl_addr;
+      wr_waddr = fl_addr;
+    end else begin
+      wr_v     = ld_fire && !(ld_fill && ld_count == 16'd0 && ld_buf != BUF_BIAS);
+      wr_fill  = ld_fill;
+      wr_buf   = ld_buf;
+      wr_bank  = ld_bank;
+      wr_addr  = 17'(ld_addr);
+      wr_waddr = ld_fill ? 17'(ld_addr) : ld_waddr;
+    end
+  end
+
+  logic wr_in_ok, wr_out_ok, wr_w_ok;
+  assign wr_in_ok  = (32'(wr_addr) < 32'(IN_DEPTH));
+  assign wr_out_ok = (32'(wr_addr) < 32'(OUT_DEPTH));
+  assign wr_w_ok   = (32'(wr_waddr) < 32'(W_DEPTH));
+
+  // Lane spread of a beat: which word (if any) each lane takes. The word of lane x is
+  // w = (x - first) mod 256 when w < WPB; hit = ld_mask[w].
+  //   *_n: TN lanes from ld_lane (IN)       *_m: TM lanes from ld_lane (OUT, BIAS)
+  //   *_c: TN columns from ld_col (W)       *_r: TM rows from ld_col (W, flip)
+  logic [TN-1:0]    hit_n, hit_c;
+  logic [32*TN-1:0] dat_n, dat_c;
+  logic [TM-1:0]    hit_m, hit_r;
+  logic [32*TM-1:0] dat_m, dat_r;
+
+  for (genvar x = 0; x < TN; x++) begin : g_spread_n
+    logic [7:0]  dn, dc;
+    logic        hn, hc;
+    logic [31:0] vn, vc;
+    assign dn = 8'(x) - ld_lane;
+    assign dc = 8'(x) - ld_col;
+    always_comb begin
+      hn = 1'b0;
+      hc = 1'b0;
+      vn = '0;
+      vc = '0;
+      for (int w = 0; w < WPB; w++) begin
+        if (dn == 8'(w)) begin
+          hn = ld_mask[w];
+          vn = ld_data[32*w +: 32];
+        end
+        if (dc == 8'(w)) begin
+          hc = ld_mask[w];
+          vc = ld_data[32*w +: 32];
+        end
+      end
+    end
+    assign hit_n[x]          = hn;
+    assign dat_n[32*x +: 32] = vn;
+    assign hit_c[x]          = hc;
+    assign dat_c[32*x +: 32] = vc;
+  end
+
+  for (genvar x = 0; x < TM; x++) begin : g_spread_m
+    logic [7:0]  dm, dr;
+    logic        hm, hr;
+    logic [31:0] vm, vr;
+    assign dm = 8'(x) - ld_lane;
+    assign dr = 8'(x) - ld_col;
+    always_comb begin
+      hm = 1'b0;
+      hr = 1'b0;
+      vm = '0;
+      vr = '0;
+      for (int w = 0; w < WPB; w++) begin
+        if (dm == 8'(w)) begin
+          hm = ld_mask[w];
+          vm = ld_data[32*w +: 32];
+        end
+        if (dr == 8'(w)) begin
+          hr = ld_mask[w];
+          vr = ld_data[32*w +: 32];
+        end
+      end
+    end
+    assign hit_m[x]          = hm;
+    assign dat_m[32*x +: 32] = vm;
+    assign hit_r[x]          = hr;
+    assign dat_r[32*x +: 32] = vr;
+  end
 
   logic rd_fire;
   logic rd_conflict;
   logic rs_pend;          // a response is pending (rd_rsp_valid)
+  logic rd_fill_wait;     // a fill to the requested buffer (and bank) is in progress
 
   always_comb begin
     unique case (rd_req_buf)
@@ -598,9 +781,11 @@ module eftrain_engine #(
       BUF_W:    rd_conflict = w_rd_eng;
       default:  rd_conflict = 1'b0;
     endcase
+    rd_fill_wait = fl_act && fl_buf == rd_req_buf
+                   && (fl_bank == rd_req_bank || rd_req_buf == BUF_W || rd_req_buf == BUF_BIAS);
   end
 
-  assign rd_req_ready = !rd_conflict && (!rs_pend || rd_rsp_ready);
+  assign rd_req_ready = !rd_conflict && !rd_fill_wait && (!rs_pend || rd_rsp_ready);
   assign rd_fire      = rd_req_valid && rd_req_ready;
 
   // ---------------------------------------------------------------------------------------------
@@ -623,14 +808,14 @@ module eftrain_engine #(
     for (genvar j = 0; j < TN; j++) begin : g_lane
       logic           we, re;
       logic [IAW-1:0] raddr;
-      assign we    = ld_fire && ld_buf == BUF_IN && ld_bank == 1'(b) && 32'(ld_lane) == j && ld_in_ok;
+      assign we    = wr_v && wr_buf == BUF_IN && wr_bank == 1'(b) && wr_in_ok && (wr_fill || hit_n[j]);
       assign re    = in_eng[b] ? issue : (rd_fire && rd_req_buf == BUF_IN && rd_req_bank == 1'(b));
       assign raddr = in_eng[b] ? IAW'(in_addr) : IAW'(rd_req_addr);
       engine_ram #(.DEPTH(IN_DEPTH), .AW(IAW)) u_ram (
         .clk  (clk),
         .we   (we),
-        .waddr(IAW'(ld_addr)),
-        .wdata(ld_data),
+        .waddr(IAW'(wr_addr)),
+        .wdata(wr_fill ? 32'd0 : dat_n[32*j +: 32]),
         .re   (re),
         .raddr(raddr),
         .rdata(in_rd[32*(b*TN + j) +: 32])
@@ -650,9 +835,9 @@ module eftrain_engine #(
           waddr = OAW'(ap[16*ST_FP_WR +: 16]);
           wdata = acc_y[32*i +: 32];
         end else begin
-          we    = ld_fire && ld_buf == BUF_OUT && ld_bank == 1'(b) && 32'(ld_lane) == i && ld_out_ok;
-          waddr = OAW'(ld_addr);
-          wdata = ld_data;
+          we    = wr_v && wr_buf == BUF_OUT && wr_bank == 1'(b) && wr_out_ok && (wr_fill || hit_m[i]);
+          waddr = OAW'(wr_addr);
+          wdata = wr_fill ? 32'd0 : dat_m[32*i +: 32];
         end
         if (out_eng[b]) begin
           re    = m_fp ? vp[ST_FP_RD] : issue;
@@ -715,9 +900,11 @@ module eftrain_engine #(
           waddr = w_waddr_e;
           wdata = m_clr ? NEG_ZERO : y_lane[32*(i*TN + j) +: 32];
         end else begin
-          we    = ld_fire && ld_buf == BUF_W && 32'(ld_wi) == i && 32'(ld_wj) == j && ld_w_ok;
-          waddr = WAW'(ld_waddr);
-          wdata = ld_data;
+          we    = wr_v && wr_buf == BUF_W && wr_w_ok
+                  && (wr_fill || (ld_flip ? (32'(ld_lane) == j && hit_r[i])
+                                          : (32'(ld_lane) == i && hit_c[j])));
+          waddr = WAW'(wr_waddr);
+          wdata = wr_fill ? 32'd0 : (ld_flip ? dat_r[32*i +: 32] : dat_c[32*j +: 32]);
         end
         if (w_rd_eng) begin
           re    = w_re_e;
@@ -742,7 +929,8 @@ module eftrain_engine #(
   // Bias registers.
   for (genvar i = 0; i < TM; i++) begin : g_bias
     always_ff @(posedge clk) begin
-      if (ld_fire && ld_buf == BUF_BIAS && 32'(ld_lane) == i) bias_q[32*i +: 32] <= ld_data;
+      if (wr_v && wr_buf == BUF_BIAS && (wr_fill || hit_m[i]))
+        bias_q[32*i +: 32] <= wr_fill ? 32'd0 : dat_m[32*i +: 32];
     end
   end
 
@@ -851,25 +1039,35 @@ module eftrain_engine #(
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Unload response: one pending word; a word not taken in its first cycle is held.
+  // Unload response: one pending beat; a beat not taken in its first cycle is held.
   // ---------------------------------------------------------------------------------------------
-  logic [1:0]  rs_buf;
-  logic        rs_bank;
-  logic [7:0]  rs_lane, rs_col;
-  logic        rs_ok;
-  logic        rs_hold;
-  logic [31:0] rs_hold_data;
-  logic [31:0] rs_bias;
-  logic [31:0] rs_mux;
-  logic        rd_ok;
+  logic [1:0]        rs_buf;
+  logic              rs_bank;
+  logic [7:0]        rs_lane, rs_col;
+  logic [WPB-1:0]    rs_ok;         // rd_rsp_mask
+  logic              rs_hold;
+  logic [32*WPB-1:0] rs_hold_data;
+  logic [32*WPB-1:0] rs_bias;       // bias words, read at the request
+  logic [32*WPB-1:0] rs_mux;
+  logic [WPB-1:0]    rd_ok;         // word w requested and present
+  logic [32*WPB-1:0] rd_bias;
+  logic [32*TN-1:0]  rs_wrow;       // row rs_lane of the weight buffer
 
-  always_comb begin
-    unique case (rd_req_buf)
-      BUF_IN:  rd_ok = 32'(rd_req_lane) < TN && 32'(rd_req_addr) < 32'(IN_DEPTH);
-      BUF_OUT: rd_ok = 32'(rd_req_lane) < TM && 32'(rd_req_addr) < 32'(OUT_DEPTH);
-      BUF_W:   rd_ok = 32'(rd_req_lane) < TM && 32'(rd_req_col) < TN && 32'(rd_req_addr) < 32'(W_DEPTH);
-      default: rd_ok = 32'(rd_req_lane) < TM;
-    endcase
+  for (genvar w = 0; w < WPB; w++) begin : g_rd_word
+    logic [7:0] lw, cw;   // lane / column of word w (mod 256)
+    logic       ok;
+    assign lw = rd_req_lane + 8'(w);
+    assign cw = rd_req_col + 8'(w);
+    always_comb begin
+      unique case (rd_req_buf)
+        BUF_IN:  ok = 32'(lw) < TN && 32'(rd_req_addr) < 32'(IN_DEPTH);
+        BUF_OUT: ok = 32'(lw) < TM && 32'(rd_req_addr) < 32'(OUT_DEPTH);
+        BUF_W:   ok = 32'(rd_req_lane) < TM && 32'(cw) < TN && 32'(rd_req_addr) < 32'(W_DEPTH);
+        default: ok = 32'(lw) < TM;
+      endcase
+    end
+    assign rd_ok[w]             = ok && rd_req_mask[w];
+    assign rd_bias[32*w +: 32]  = bias_q[32*((rd_ok[w] && rd_req_buf == BUF_BIAS) ? 32'(lw) : 0) +: 32];
   end
 
   always_ff @(posedge clk) begin
@@ -888,26 +1086,36 @@ module eftrain_engine #(
     if (rd_fire) begin
       rs_buf  <= rd_req_buf;
       rs_bank <= rd_req_bank;
-      rs_lane <= rd_ok ? rd_req_lane : 8'd0;
-      rs_col  <= rd_ok ? rd_req_col : 8'd0;
+      rs_lane <= (rd_req_buf == BUF_W && 32'(rd_req_lane) >= TM) ? 8'd0 : rd_req_lane;
+      rs_col  <= rd_req_col;
       rs_ok   <= rd_ok;
-      rs_bias <= bias_q[32*((rd_ok && rd_req_buf == BUF_BIAS) ? 32'(rd_req_lane) : 0) +: 32];
+      rs_bias <= rd_bias;
     end
     if (rs_pend && !rs_hold) rs_hold_data <= rs_mux;
   end
 
-  always_comb begin
-    unique case (rs_buf)
-      BUF_IN:  rs_mux = in_rd[32*(32'(rs_bank)*TN + 32'(rs_lane)) +: 32];
-      BUF_OUT: rs_mux = out_rd[32*(32'(rs_bank)*TM + 32'(rs_lane)) +: 32];
-      BUF_W:   rs_mux = w_rd[32*(32'(rs_lane)*TN + 32'(rs_col)) +: 32];
-      default: rs_mux = rs_bias;
-    endcase
-    if (!rs_ok) rs_mux = '0;
+  assign rs_wrow = w_rd[32*TN*32'(rs_lane) +: 32*TN];
+
+  for (genvar w = 0; w < WPB; w++) begin : g_rs_word
+    logic [7:0]  lw, cw;
+    logic [31:0] v;
+    assign lw = rs_ok[w] ? rs_lane + 8'(w) : 8'd0;   // clamped: only present words index
+    assign cw = rs_ok[w] ? rs_col + 8'(w) : 8'd0;
+    always_comb begin
+      unique case (rs_buf)
+        BUF_IN:  v = in_rd[32*(32'(rs_bank)*TN + 32'(lw)) +: 32];
+        BUF_OUT: v = out_rd[32*(32'(rs_bank)*TM + 32'(lw)) +: 32];
+        BUF_W:   v = rs_wrow[32*32'(cw) +: 32];
+        default: v = rs_bias[32*w +: 32];
+      endcase
+      if (!rs_ok[w]) v = '0;
+    end
+    assign rs_mux[32*w +: 32] = v;
   end
 
   assign rd_rsp_valid = rs_pend;
   assign rd_rsp_data  = rs_hold ? rs_hold_data : rs_mux;
+  assign rd_rsp_mask  = rs_ok;
 
 endmodule
 

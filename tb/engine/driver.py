@@ -6,8 +6,18 @@ Three layers of use:
   ``rtl/eftrain_engine.sv``); the analytical model imports it.
 * :class:`Program` and the planners :func:`plan_fp`, :func:`plan_bp`, :func:`plan_wu`: pure Python.
   A planner turns one layer (NumPy arrays, stride, padding) into an engine program (load-port
-  words, tile commands in the golden loop order, unload requests) plus the recipe that turns the
-  unload responses back into a NumPy result and the expected cycles of every command.
+  beats and zero fills, tile commands in the golden loop order, unload requests) plus the recipe
+  that turns the unload responses back into a NumPy result and the expected cycles of every
+  command.
+
+The load and unload ports move beats of ``WPB = HwConfig.words_per_beat`` words with a word mask
+(the mapping is documented in ``rtl/eftrain_engine.sv``). The planners stream every tensor as a
+DMA would from the reshaped DRAM layout: lane (channel) innermost, cut into bus beats of WPB
+words; a bus beat that straddles two buffer targets (two pixels, two weight rows) becomes one
+port beat per target with the same data and complementary masks, the first lane given modulo
+256 (:func:`_stream_beats`). Padding, halo and the BP zero-inserted positions are not loaded:
+the tile's address range is zero-filled first (one address per cycle, :meth:`Program.fill`) and
+only the positions that carry data are loaded.
 * :func:`run_jobs`: build the Verilator model of a preset (once; cached under
   ``build/<preset>/engine/``) and run a list of :class:`Job` in ONE simulation. Planning and
   decoding happen in the calling process; inside the simulator the cocotb test
@@ -76,6 +86,7 @@ RTL_MODULES = ("eftrain_fp32_pkg", "eftrain_engine_pkg", "fp32_mul", "fp32_add",
 MAX_PROG = 1 << 18   # engine_tb MAX_PROG: ops per program
 MAX_RSP = 1 << 17    # responses per program
 MAX_LOG = 1 << 12    # commands per program
+MAX_WPB = 16         # engine_tb header: 16 mask bits
 F32 = np.float32
 
 
@@ -135,23 +146,25 @@ def tile_cycles(cfg: HwConfig | str, mode: Mode | int, k: int, rows_out: int = 1
 
 
 def engine_parameters(cfg: HwConfig | str) -> dict[str, int]:
-    """Verilog parameters of ``eftrain_engine`` (and ``engine_tb``) for a preset."""
+    """Verilog parameters of ``eftrain_engine`` (and ``engine_tb``) for a preset.
+
+    ``WPB`` (words per load/unload beat) is ``HwConfig.words_per_beat`` (bus_bits / 32).
+    """
     c = preset(cfg)
     if c.acc_interleave < c.add_latency + 1:
         raise ValueError(f"the RTL engine needs acc_interleave >= add_latency + 1 "
                          f"({c.acc_interleave} < {c.add_latency + 1})")
-    if hasattr(c, "rtl_parameters"):     # the one source (eftrain.config), where present
-        return dict(c.rtl_parameters())
-    return {"TM": c.tm, "TN": c.tn, "ACC_L": c.acc_interleave, "MUL_LAT": c.mul_latency,
-            "ADD_LAT": c.add_latency, "IN_DEPTH": c.in_buf_depth, "OUT_DEPTH": c.out_buf_depth,
-            "W_DEPTH": c.w_buf_depth}
+    if not 1 <= c.words_per_beat <= MAX_WPB:
+        raise ValueError(f"the RTL engine takes 1..{MAX_WPB} words per beat, "
+                         f"got bus_bits={c.bus_bits}")
+    return c.rtl_parameters()  # the one source: eftrain.config
 
 
 # ------------------------------------------------------------------------------------------------
 # Programs for engine_tb.sv.
 # ------------------------------------------------------------------------------------------------
 
-OP_END, OP_LD, OP_CMD, OP_WAIT, OP_RD = 0, 1, 2, 3, 4
+OP_END, OP_LD, OP_CMD, OP_WAIT, OP_RD, OP_MARK = 0, 1, 2, 3, 4, 5
 
 
 def _u64(v: Any, mask: int = (1 << 64) - 1) -> np.ndarray:
@@ -159,43 +172,119 @@ def _u64(v: Any, mask: int = (1 << 64) - 1) -> np.ndarray:
     return np.atleast_1d(np.asarray(v)).astype(np.uint64) & np.uint64(mask)
 
 
-class Program:
-    """A list of 128-bit player ops, built from vectorized pieces (see engine_tb.sv)."""
+def _bits32(data: Any) -> np.ndarray:
+    """float32 (or uint32 bit patterns) as uint32, bits unchanged."""
+    a = np.asarray(data)
+    if a.dtype == np.uint32:
+        return a
+    return np.ascontiguousarray(a, dtype=F32).view(np.uint32)
 
-    def __init__(self) -> None:
+
+class Program:
+    """A list of player ops (see engine_tb.sv), built from vectorized pieces.
+
+    Each op is a 128-bit header (``hi``, ``lo``: two uint64) and a payload of ``wpb`` words (the
+    load beat). Fields broadcast: pass arrays to emit many ops at once.
+    """
+
+    def __init__(self, wpb: int) -> None:
+        if not 1 <= wpb <= MAX_WPB:
+            raise ValueError(f"wpb must be 1..{MAX_WPB}, got {wpb}")
+        self.wpb = wpb
         self._hi: list[np.ndarray] = []
         self._lo: list[np.ndarray] = []
+        self._pl: list[np.ndarray] = []
+        self._rd_mask: list[np.ndarray] = []
         self.n_ops = 0
         self.n_rsp = 0
         self.n_cmd = 0
+        self.n_marks = 0
+        self.n_beats = 0        # load beats (fills included)
+        self.fill_words = 0     # addresses written by fills
 
-    def _add(self, hi: np.ndarray, lo: np.ndarray) -> None:
+    @classmethod
+    def for_config(cls, cfg: HwConfig | str) -> Program:
+        return cls(preset(cfg).words_per_beat)
+
+    @property
+    def full_mask(self) -> int:
+        return (1 << self.wpb) - 1
+
+    def _add(self, hi: np.ndarray, lo: np.ndarray, pl: np.ndarray | None = None) -> int:
         hi, lo = np.broadcast_arrays(hi, lo)
-        self._hi.append(hi.ravel())
-        self._lo.append(lo.ravel())
-        self.n_ops += hi.size
+        n = hi.size
+        self._hi.append(hi.ravel().astype(np.uint64))
+        self._lo.append(lo.ravel().astype(np.uint64))
+        if pl is None:
+            pl = np.zeros((n, self.wpb), np.uint32)
+        self._pl.append(np.broadcast_to(pl, (n, self.wpb)).astype(np.uint32))
+        self.n_ops += n
+        return n
 
-    def load(self, buf: Buf, bank: Any, lane: Any, addr: Any, data: np.ndarray, col: Any = 0,
-             k: Any = 0, kh: Any = 0, kw: Any = 0, flip: Any = 0) -> None:
-        """Load-port words; every argument broadcasts against ``data`` (float32 array)."""
-        bits = np.ascontiguousarray(data, dtype=F32).view(np.uint32).astype(np.uint64)
-        hi = ((np.uint64(OP_LD) << np.uint64(60)) | (_u64(int(buf)) << np.uint64(58))
+    def load_beats(self, buf: Buf, bank: Any, lane: Any, addr: Any, data: np.ndarray,
+                   mask: Any = None, col: Any = 0, k: Any = 0, kh: Any = 0, kw: Any = 0,
+                   flip: Any = 0) -> None:
+        """Load-port beats: ``data`` is [n, wpb] (float32 or uint32 bits); word w of beat b goes
+        to lane ``lane[b] + w`` (W: column ``col[b] + w``, or row with ``flip``) if bit w of
+        ``mask[b]`` is set (default: all words). The other fields broadcast against n."""
+        bits = _bits32(data).reshape(-1, self.wpb)
+        n = bits.shape[0]
+        if mask is None:
+            mask = self.full_mask
+        hi = ((np.uint64(OP_LD) << np.uint64(60)) | (_u64(int(buf), 3) << np.uint64(58))
               | (_u64(bank, 1) << np.uint64(57)) | (_u64(lane, 0xFF) << np.uint64(49))
               | (_u64(col, 0xFF) << np.uint64(41)) | (_u64(k, 7) << np.uint64(38))
               | (_u64(kh, 7) << np.uint64(35)) | (_u64(kw, 7) << np.uint64(32))
               | (_u64(flip, 1) << np.uint64(31)) | _u64(addr, 0xFFFF))
-        hi, bits = np.broadcast_arrays(hi, bits)
-        self._add(hi, bits)
+        lo = _u64(mask, 0xFFFF)
+        hi = np.broadcast_to(hi, (n,)) if hi.size == 1 else hi
+        lo = np.broadcast_to(lo, (n,)) if lo.size == 1 else lo
+        self.n_beats += self._add(hi, lo, bits)
 
-    def read(self, buf: Buf, bank: Any, lane: Any, addr: Any, col: Any = 0) -> slice:
-        """Unload requests (arguments broadcast); returns their slice of the response stream."""
-        hi = ((np.uint64(OP_RD) << np.uint64(60)) | (_u64(int(buf)) << np.uint64(58))
+    def load(self, buf: Buf, bank: Any, lane: Any, addr: Any, data: np.ndarray, col: Any = 0,
+             k: Any = 0, kh: Any = 0, kw: Any = 0, flip: Any = 0) -> None:
+        """One word per beat (the single-word special case: word 0, mask 1); the arguments
+        broadcast against ``data`` (float32 array)."""
+        bits = _bits32(data).reshape(-1)
+        args = np.broadcast_arrays(bits, *(np.asarray(v) for v in (bank, lane, addr, col, k, kh,
+                                                                     kw, flip)))
+        beat = np.zeros((args[0].size, self.wpb), np.uint32)
+        beat[:, 0] = args[0].ravel()
+        self.load_beats(buf, *(a.ravel() for a in args[1:4]), beat, mask=1,
+                        col=args[4].ravel(), k=args[5].ravel(), kh=args[6].ravel(),
+                        kw=args[7].ravel(), flip=args[8].ravel())
+
+    def fill(self, buf: Buf, bank: int, base: int, count: int) -> None:
+        """Zero fill: +0.0 into every lane of ``buf`` (bank) at ``base .. base+count-1``."""
+        if not 0 <= count <= 0xFFFF:
+            raise ValueError(f"fill count must be 0..65535, got {count}")
+        hi = ((OP_LD << 60) | ((int(buf) & 3) << 58) | ((bank & 1) << 57) | (1 << 30)
+              | (base & 0xFFFF))
+        lo = (count & 0xFFFF) << 48
+        self.n_beats += self._add(np.array([hi], np.uint64), np.array([lo], np.uint64))
+        self.fill_words += 1 if int(buf) == Buf.BIAS else max(count, 1)
+
+    def read(self, buf: Buf, bank: Any, lane: Any, addr: Any, col: Any = 0,
+             mask: Any = None) -> slice:
+        """Unload requests (arguments broadcast): word w of a response is lane ``lane + w``
+        (W: column ``col + w`` of row ``lane``) if bit w of ``mask`` is set (default: all).
+        Returns the requests' slice of the response beats."""
+        if mask is None:
+            mask = self.full_mask
+        hi = ((np.uint64(OP_RD) << np.uint64(60)) | (_u64(int(buf), 3) << np.uint64(58))
               | (_u64(bank, 1) << np.uint64(57)) | (_u64(lane, 0xFF) << np.uint64(49))
               | (_u64(col, 0xFF) << np.uint64(41)) | _u64(addr, 0xFFFF))
+        lo = _u64(mask, 0xFFFF)
+        hi, lo = np.broadcast_arrays(hi, lo)
         start = self.n_rsp
-        self._add(hi, np.zeros(1, np.uint64))
-        self.n_rsp += hi.size
+        n = self._add(hi, lo)
+        self._rd_mask.append(lo.ravel().astype(np.uint32))
+        self.n_rsp += n
         return slice(start, self.n_rsp)
+
+    def read_words(self, buf: Buf, bank: Any, lane: Any, addr: Any, col: Any = 0) -> slice:
+        """Single-word unload requests (mask 1): the word is column 0 of each response."""
+        return self.read(buf, bank, lane, addr, col, mask=1)
 
     def command(self, mode: Mode, k: int, stride: int = 1, rows_out: int = 1, cols_out: int = 1,
                 cols_in: int = 1, in_bank: int = 0, out_bank: int = 0, in_base: int = 0,
@@ -214,30 +303,140 @@ class Program:
         """Wait for the last command's done pulse and log it."""
         self._add(np.array([OP_WAIT << 60], np.uint64), np.zeros(1, np.uint64))
 
+    def mark(self) -> None:
+        """Log the player's cycle counter (JobResult.marks): one op, one cycle."""
+        self._add(np.array([OP_MARK << 60], np.uint64), np.zeros(1, np.uint64))
+        self.n_marks += 1
+
+    def request_masks(self) -> np.ndarray:
+        """The mask of every unload request, in response order."""
+        if not self._rd_mask:
+            return np.zeros(0, np.uint32)
+        return np.concatenate(self._rd_mask)
+
     def hex_text(self) -> str:
-        """The program plus END, one 32-digit hex word per line ($readmemh)."""
-        hi = np.concatenate([*self._hi, np.array([OP_END << 60], np.uint64)])
-        lo = np.concatenate([*self._lo, np.zeros(1, np.uint64)])
-        if hi.size > MAX_PROG:
-            raise ValueError(f"program of {hi.size} ops exceeds the player's {MAX_PROG}")
-        if self.n_rsp > MAX_RSP or self.n_cmd > MAX_LOG:
+        """The program plus END, one (128 + 32*wpb)-bit op per line in hex ($readmemh)."""
+        n = self.n_ops + 1
+        if n > MAX_PROG:
+            raise ValueError(f"program of {n} ops exceeds the player's {MAX_PROG}")
+        if self.n_rsp > MAX_RSP or self.n_cmd > MAX_LOG or self.n_marks > MAX_LOG:
             raise ValueError("program reads or commands exceed the player's capacity")
-        words = np.empty((hi.size, 2), dtype=">u8")
-        words[:, 0] = hi
-        words[:, 1] = lo
-        text = words.tobytes().hex()
-        return "\n".join(text[i:i + 32] for i in range(0, len(text), 32)) + "\n"
+        rec = np.zeros(n, dtype=[("hi", ">u8"), ("lo", ">u8"), ("pl", ">u4", (self.wpb,))])
+        rec["hi"] = np.concatenate([*self._hi, np.array([OP_END << 60], np.uint64)])
+        rec["lo"] = np.concatenate([*self._lo, np.zeros(1, np.uint64)])
+        pl = np.concatenate([*self._pl, np.zeros((1, self.wpb), np.uint32)])
+        rec["pl"] = pl[:, ::-1]          # word wpb-1 is the most significant
+        text = rec.tobytes().hex()
+        width = 2 * rec.dtype.itemsize
+        return "\n".join(text[i:i + width] for i in range(0, len(text), width)) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------
+# Word streams -> beats. A DMA moves the reshaped DRAM layout as a stream of bus beats of wpb
+# consecutive words; each bus beat becomes one port beat per run of words with the same buffer
+# target (address / weight row) inside it, with the SAME data and complementary masks: the
+# first lane (or column) is that of the beat's word 0, modulo 256 (rtl/eftrain_engine.sv).
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class _Beats:
+    """Port beats of one word stream, and where every word of the stream went."""
+
+    keys: np.ndarray     # [g, nk] target of each port beat (address, kernel position, row ...)
+    first: np.ndarray    # [g] lane / column of word 0, modulo 256
+    mask: np.ndarray     # [g] word mask
+    data: np.ndarray     # [g, wpb] uint32: the bus beat
+    gid: np.ndarray      # [n] port beat of stream word s
+    pos: np.ndarray      # [n] its word position in the beat
+
+
+def _stream_beats(wpb: int, keys: np.ndarray, coord: np.ndarray,
+                  data: np.ndarray | None = None) -> _Beats:
+    """Split a word stream (DRAM order) into bus beats and port beats.
+
+    ``keys`` [n, nk]: the buffer target of each word; ``coord`` [n]: its lane or column, which
+    must run consecutively within a run of equal keys; ``data`` [n] (float32) or None (reads).
+    """
+    keys = np.asarray(keys, np.int64).reshape(len(coord), -1)
+    coord = np.asarray(coord, np.int64)
+    n = coord.size
+    idx = np.arange(n)
+    pos = idx % wpb
+    new = np.ones(n, bool)
+    if n > 1:
+        new[1:] = (pos[1:] == 0) | np.any(keys[1:] != keys[:-1], axis=1)
+    gid = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    first = (coord[starts] - pos[starts]) % 256
+    if not np.array_equal((first[gid] + pos) % 256, coord % 256):
+        raise ValueError("stream lanes are not consecutive within a beat target")
+    mask = np.zeros(starts.size, np.int64)
+    np.add.at(mask, gid, np.left_shift(1, pos))
+    if data is None:
+        beats = np.zeros((starts.size, wpb), np.uint32)
+    else:
+        bits = np.zeros(-(-n // wpb) * wpb, np.uint32)
+        bits[:n] = _bits32(data).reshape(-1)
+        beats = bits.reshape(-1, wpb)[idx[starts] // wpb]
+    return _Beats(keys[starts], first, mask, beats, gid, pos)
+
+
+def _load_lanes(prog: Program, buf: Buf, bank: int, block: np.ndarray, addr: np.ndarray) -> None:
+    """Lanes x addresses: ``block`` [lanes, A] to addresses ``addr`` [A], lane innermost."""
+    lanes, n_a = block.shape
+    if lanes == 0 or n_a == 0:
+        return
+    a = np.repeat(np.asarray(addr, np.int64), lanes)
+    lane = np.tile(np.arange(lanes), n_a)
+    bt = _stream_beats(prog.wpb, a, lane, block.T.reshape(-1))
+    prog.load_beats(buf, bank, bt.first, bt.keys[:, 0], bt.data, mask=bt.mask)
+
+
+def _read_lanes(prog: Program, buf: Buf, bank: int, lanes: int,
+                addr: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Unload ``lanes`` lanes at addresses ``addr`` [A] (lane innermost); returns the decoder
+    from the response beats to the words [lanes, A]."""
+    n_a = len(addr)
+    a = np.repeat(np.asarray(addr, np.int64), lanes)
+    lane = np.tile(np.arange(lanes), n_a)
+    bt = _stream_beats(prog.wpb, a, lane)
+    sl = prog.read(buf, bank, bt.first, bt.keys[:, 0], mask=bt.mask)
+
+    def words(rsp: np.ndarray) -> np.ndarray:
+        return rsp[sl][bt.gid, bt.pos].view(F32).reshape(n_a, lanes).T
+
+    return words
+
+
+def _load_weight_tile(prog: Program, blk: np.ndarray, base: int, flip: bool) -> None:
+    """A weight tile in the reshaped DRAM order [kh][kw][a][b] from ``blk`` [a, b, K, K].
+
+    Straight: a = m (row i), b = n (column j). Flip (BP): a = m (column j), b = n (row i).
+    Each beat carries consecutive b of one (kh, kw, a).
+    """
+    na, nb, k, _ = blk.shape
+    kh, kw, ai, bi = np.indices((k, k, na, nb))
+    data = blk.transpose(2, 3, 0, 1).reshape(-1)
+    keys = np.stack([kh.ravel(), kw.ravel(), ai.ravel()], axis=1)
+    bt = _stream_beats(prog.wpb, keys, bi.ravel(), data)
+    prog.load_beats(Buf.W, 0, bt.keys[:, 2], base, bt.data, mask=bt.mask, col=bt.first, k=k,
+                    kh=bt.keys[:, 0], kw=bt.keys[:, 1], flip=int(flip))
 
 
 @dataclass
 class Plan:
-    """A program, how to decode its responses, and the expected cycles of every command."""
+    """A program, how to decode its responses, and the expected cycles of every command.
+
+    ``decode`` takes the response beats [n_rsp, wpb] (uint32). With ``check_masks`` the
+    response masks must equal the request masks (every requested word exists).
+    """
 
     program: Program
     decode: Callable[[np.ndarray], np.ndarray]
     expected_cycles: list[int]
     modes: list[int]
     expected_err: list[int] = field(default_factory=list)
+    check_masks: bool = True
 
 
 @dataclass
@@ -285,20 +484,33 @@ def _tiles(n: int, t: int) -> int:
     return -(-n // t)
 
 
-def _load_in_tile(prog: Program, bank: int, tile: np.ndarray) -> None:
-    """Input-buffer tile [lanes, rows, cols] at base 0 of ``bank``, lane-major."""
+def _load_in_tile(prog: Program, bank: int, tile: np.ndarray, data_at: np.ndarray | None) -> None:
+    """Input-buffer tile [lanes, rows, cols] at base 0 of ``bank``.
+
+    ``data_at`` [rows, cols] marks the positions that carry data (None: all). The others are
+    structural zeros (padding, halo, BP zero insertion): the whole tile range is zero-filled
+    first (one address per cycle), then only the data positions are loaded, lane innermost,
+    as the DMA streams them from the reshaped layout.
+    """
     lanes, rows, cols = tile.shape
-    lane = np.repeat(np.arange(lanes), rows * cols)
-    addr = np.tile(np.arange(rows * cols), lanes)
-    prog.load(Buf.IN, bank, lane, addr, tile.reshape(-1))
+    flat = tile.reshape(lanes, rows * cols)
+    if data_at is None or data_at.all():
+        _load_lanes(prog, Buf.IN, bank, flat, np.arange(rows * cols))
+        return
+    prog.fill(Buf.IN, bank, 0, rows * cols)
+    addr = np.flatnonzero(data_at.reshape(-1))
+    _load_lanes(prog, Buf.IN, bank, flat[:, addr], addr)
 
 
 def _fp_engine_plan(cfg: HwConfig, xin: np.ndarray, w_dram: np.ndarray, bias: np.ndarray | None,
-                    stride: int, mode: Mode, out_ch: int, red_ch: int) -> Plan:
+                    stride: int, mode: Mode, out_ch: int, red_ch: int,
+                    data_at: np.ndarray | None = None) -> Plan:
     """FP datapath over padded input ``xin`` [B, red_ch, Hp, Wp].
 
     ``w_dram`` is the DRAM weight array. FP: [out_ch, red_ch, K, K], loaded straight. BP:
     [red_ch, out_ch, K, K] (the forward layer's w[m, n]), loaded through the flip mode.
+    ``data_at`` [Hp, Wp]: the positions of ``xin`` that carry data (None: all); the rest is
+    zero-filled on chip.
     """
     tm, tn = cfg.tm, cfg.tn
     bsz, _, hp, wp = xin.shape
@@ -312,7 +524,7 @@ def _fp_engine_plan(cfg: HwConfig, xin: np.ndarray, w_dram: np.ndarray, bias: np
     _check_fit("the output tile", p, cfg.out_buf_depth)
     _check_fit("the weights", ot * rt * kk, cfg.w_buf_depth)
 
-    prog = Program()
+    prog = Program(cfg.words_per_beat)
     # Every weight tile, zero-padded to TM x TN lanes (padding lanes must be +0.0).
     wt_full = np.zeros((ot * tm, rt * tn, k, k), F32)   # [out lane, red lane, kh, kw] in FP terms
     flip = mode == Mode.BP
@@ -328,20 +540,18 @@ def _fp_engine_plan(cfg: HwConfig, xin: np.ndarray, w_dram: np.ndarray, bias: np
             for rr in range(rt):
                 base = (o * rt + rr) * kk
                 if flip:
-                    blk = wd[rr * tn:(rr + 1) * tn, o * tm:(o + 1) * tm]   # [TN (m), TM (n), K, K]
-                    m_i, n_i, kh, kw = np.indices(blk.shape)
-                    pr.load(Buf.W, 0, m_i.ravel(), base, blk.reshape(-1), col=n_i.ravel(), k=k,
-                            kh=kh.ravel(), kw=kw.ravel(), flip=1)
+                    # [TN (m), TM (n), K, K]: beats of consecutive n land in rows i = n
+                    _load_weight_tile(pr, wd[rr * tn:(rr + 1) * tn, o * tm:(o + 1) * tm], base,
+                                      True)
                 else:
-                    blk = wt_full[o * tm:(o + 1) * tm, rr * tn:(rr + 1) * tn]
-                    i_i, j_i, kh, kw = np.indices(blk.shape)
-                    pr.load(Buf.W, 0, i_i.ravel(), base, blk.reshape(-1), col=j_i.ravel(), k=k,
-                            kh=kh.ravel(), kw=kw.ravel(), flip=0)
+                    _load_weight_tile(pr, wt_full[o * tm:(o + 1) * tm, rr * tn:(rr + 1) * tn],
+                                      base, False)
 
+    # The channel block of TN lanes, padding lanes +0.0 (as in the reshaped DRAM layout).
     xpad = np.zeros((bsz, rt * tn, hp, wp), F32)
     xpad[:, :red_ch] = xin
     result = np.zeros((bsz, out_ch, oh, ow), F32)
-    slices: list[tuple[slice, int, int, int]] = []   # (responses, b, first out ch, count)
+    slices: list[tuple[Callable[[np.ndarray], np.ndarray], int, int, int]] = []
 
     steps: list[_Step] = []
     expected: list[int] = []
@@ -360,17 +570,18 @@ def _fp_engine_plan(cfg: HwConfig, xin: np.ndarray, w_dram: np.ndarray, bias: np
                            acc_init=init)
                 st = _Step(cmd)
                 tile = xpad[b, rr * tn:(rr + 1) * tn]
-                st.loads.append(lambda pr, bank=kidx % 2, t=tile: _load_in_tile(pr, bank, t))
+                st.loads.append(lambda pr, bank=kidx % 2, t=tile:
+                                _load_in_tile(pr, bank, t, data_at))
                 if rr == 0 and bias is not None:
                     bv = np.zeros(tm, F32)
                     bv[:n_valid] = bias[o * tm:o * tm + n_valid]
-                    st.loads.append(lambda pr, v=bv: pr.load(Buf.BIAS, 0, np.arange(tm), 0, v))
+                    st.loads.append(lambda pr, v=bv:
+                                    _load_lanes(pr, Buf.BIAS, 0, v.reshape(tm, 1), np.zeros(1)))
                 if rr == rt - 1:
                     def rd(pr: Program, bank: int = u % 2, nv: int = n_valid, bb: int = b,
                            c0: int = o * tm) -> None:
-                        lane = np.repeat(np.arange(nv), p)
-                        addr = np.tile(np.arange(p), nv)
-                        slices.append((pr.read(Buf.OUT, bank, lane, addr), bb, c0, nv))
+                        slices.append((_read_lanes(pr, Buf.OUT, bank, nv, np.arange(p)), bb, c0,
+                                       nv))
                     st.reads.append(rd)
                 steps.append(st)
                 expected.append(tile_cycles(cfg, mode, k, oh, ow))
@@ -380,8 +591,8 @@ def _fp_engine_plan(cfg: HwConfig, xin: np.ndarray, w_dram: np.ndarray, bias: np
 
     def decode(rsp: np.ndarray) -> np.ndarray:
         out = result.copy()
-        for sl, bb, c0, nv in slices:
-            out[bb, c0:c0 + nv] = rsp[sl].view(F32).reshape(nv, oh, ow)
+        for words, bb, c0, nv in slices:
+            out[bb, c0:c0 + nv] = words(rsp).reshape(nv, oh, ow)
         return out
 
     return Plan(prog, decode, expected, [int(mode)] * len(expected))
@@ -395,8 +606,11 @@ def plan_fp(cfg: HwConfig | str, x: np.ndarray, w: np.ndarray, bias: np.ndarray 
     _f32("w", w, 4)
     _f32("bias", bias, 1)
     m, n, _, _ = w.shape
+    h, wd = x.shape[2:]
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    return _fp_engine_plan(c, xp, w, bias, stride, Mode.FP, out_ch=m, red_ch=n)
+    data_at = np.zeros(xp.shape[2:], bool)
+    data_at[padding:padding + h, padding:padding + wd] = True
+    return _fp_engine_plan(c, xp, w, bias, stride, Mode.FP, out_ch=m, red_ch=n, data_at=data_at)
 
 
 def plan_bp(cfg: HwConfig | str, dy: np.ndarray, w: np.ndarray, x_shape: Sequence[int],
@@ -410,7 +624,9 @@ def plan_bp(cfg: HwConfig | str, dy: np.ndarray, w: np.ndarray, x_shape: Sequenc
     from eftrain.golden.engine import gradient_map  # lazy: keeps torch out of the simulator
 
     dz = gradient_map(dy, h, wd, k, stride, padding)
-    return _fp_engine_plan(c, dz, w, None, 1, Mode.BP, out_ch=n, red_ch=m)
+    # Where dy lands in the zero-inserted, padded map (the rest is zero-filled on chip).
+    data_at = gradient_map(np.ones((1, 1, *dy.shape[2:]), F32), h, wd, k, stride, padding)[0, 0] != 0
+    return _fp_engine_plan(c, dz, w, None, 1, Mode.BP, out_ch=n, red_ch=m, data_at=data_at)
 
 
 def plan_wu(cfg: HwConfig | str, x: np.ndarray, dy: np.ndarray, w_shape: Sequence[int],
@@ -422,9 +638,11 @@ def plan_wu(cfg: HwConfig | str, x: np.ndarray, dy: np.ndarray, w_shape: Sequenc
     tm, tn, big_l = c.tm, c.tn, c.acc_interleave
     m, n, k, _ = (int(v) for v in w_shape)
     kk = k * k
-    bsz = x.shape[0]
+    bsz, _, h, wd = x.shape
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     hp, wp = xp.shape[2:]
+    data_at = np.zeros((hp, wp), bool)
+    data_at[padding:padding + h, padding:padding + wd] = True
     oh, ow = dy.shape[2:]
     p = oh * ow
     mt, nt = _tiles(m, tm), _tiles(n, tn)
@@ -432,7 +650,7 @@ def plan_wu(cfg: HwConfig | str, x: np.ndarray, dy: np.ndarray, w_shape: Sequenc
     _check_fit("the dy tile", p, c.out_buf_depth)
     _check_fit("the WU partial sums", mt * nt * kk * big_l, c.w_buf_depth)
 
-    prog = Program()
+    prog = Program(c.words_per_beat)
     steps: list[_Step] = []
     expected: list[int] = []
     modes: list[int] = []
@@ -461,17 +679,16 @@ def plan_wu(cfg: HwConfig | str, x: np.ndarray, dy: np.ndarray, w_shape: Sequenc
                               w_base=(a * nt + j) * kk, wu_t0=(b * p) % big_l))
                 # x lanes of real channels only (other lanes feed accumulators never unloaded).
                 tile = xp[b, j * tn:j * tn + nv]
-                st.loads.append(lambda pr, bank=kidx % 2, t=tile: _load_in_tile(pr, bank, t))
+                st.loads.append(lambda pr, bank=kidx % 2, t=tile:
+                                _load_in_tile(pr, bank, t, data_at))
                 if dy_bank != u:
                     dy_bank = u
                     dt = dy[b, a * tm:a * tm + mv].reshape(mv, p)
 
-                    def ld_dy(pr: Program, bank: int = u % 2, t: np.ndarray = dt,
-                              nl: int = mv) -> None:
-                        pr.load(Buf.OUT, bank, np.repeat(np.arange(nl), p),
-                                np.tile(np.arange(p), nl), t.reshape(-1))
+                    def ld_dy(pr: Program, bank: int = u % 2, t: np.ndarray = dt) -> None:
+                        _load_lanes(pr, Buf.OUT, bank, t, np.arange(p))
                     st.loads.append(ld_dy)
-    slices: list[tuple[slice, int, int, int, int]] = []
+    slices: list[tuple[Callable[[np.ndarray], np.ndarray], int, int, int, int]] = []
     for a in range(mt):
         for j in range(nt):
             add(dict(mode=Mode.WU_COMBINE, k=k, w_base=(a * nt + j) * kk))
@@ -483,16 +700,24 @@ def plan_wu(cfg: HwConfig | str, x: np.ndarray, dy: np.ndarray, w_shape: Sequenc
 
             def rd(pr: Program, a: int = a, j: int = j, mv: int = mv, nv: int = nv,
                    base: int = base) -> None:
-                i_i, j_i, r_i = np.indices((mv, nv, kk))
-                slices.append((pr.read(Buf.W, 0, i_i.ravel(), base + r_i.ravel(),
-                                       col=j_i.ravel()), a * tm, j * tn, mv, nv))
+                # dW in the reshaped weight order [kh][kw][m][n]: beats of consecutive n (j)
+                r_i, i_i, j_i = np.indices((kk, mv, nv))
+                keys = np.stack([r_i.ravel(), i_i.ravel()], axis=1)
+                bt = _stream_beats(pr.wpb, keys, j_i.ravel())
+                sl = pr.read(Buf.W, 0, bt.keys[:, 1], base + bt.keys[:, 0], col=bt.first,
+                             mask=bt.mask)
+
+                def words(rsp: np.ndarray, sl: slice = sl, bt: _Beats = bt) -> np.ndarray:
+                    return rsp[sl][bt.gid, bt.pos].view(F32).reshape(kk, mv, nv)
+
+                slices.append((words, a * tm, j * tn, mv, nv))
             last.reads.append(rd)
     _emit(prog, steps)
 
     def decode(rsp: np.ndarray) -> np.ndarray:
         out = np.zeros((m, n, k, k), F32)
-        for sl, m0, n0, mv, nv in slices:
-            out[m0:m0 + mv, n0:n0 + nv] = rsp[sl].view(F32).reshape(mv, nv, k, k)
+        for words, m0, n0, mv, nv in slices:
+            out[m0:m0 + mv, n0:n0 + nv] = words(rsp).transpose(1, 2, 0).reshape(mv, nv, k, k)
         return out
 
     return Plan(prog, decode, expected, modes)
@@ -529,7 +754,11 @@ class Job:
 
 @dataclass
 class JobResult:
-    """The result array (None for "raw" jobs), the unload responses and every command's log."""
+    """The result array (None for "raw" jobs), the unload responses and every command's log.
+
+    ``responses`` [n_rsp, wpb] uint32: word w of every response beat; ``rsp_mask`` [n_rsp]:
+    its rd_rsp_mask.
+    """
 
     result: np.ndarray | None
     responses: np.ndarray
@@ -540,6 +769,12 @@ class JobResult:
     modes: list[int]
     sim_cycles: int          # cycles the whole program took
     error: str = ""          # a simulation problem (timeout), empty when fine
+    rsp_mask: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
+    marks: list[int] = field(default_factory=list)   # player cycle at every MARK
+
+    def words(self, sl: slice) -> np.ndarray:
+        """Word 0 of the responses in ``sl`` as float32 (single-word requests)."""
+        return self.responses[sl, 0].view(F32)
 
 
 def plan_job(cfg: HwConfig | str, job: Job) -> Plan:
@@ -556,7 +791,7 @@ def plan_job(cfg: HwConfig | str, job: Job) -> Plan:
     if job.kind == "raw":
         assert job.program is not None
         exp = list(job.expected_cycles or [])
-        return Plan(job.program, lambda r: r, exp, [])
+        return Plan(job.program, lambda r: r, exp, [], check_masks=False)
     raise ValueError(f"unknown job kind {job.kind!r}")
 
 
@@ -564,15 +799,30 @@ def plan_job(cfg: HwConfig | str, job: Job) -> Plan:
 # Simulator side: the cocotb test that plays the jobs (test_module "tb.engine.driver").
 # ------------------------------------------------------------------------------------------------
 
-def _read_hex(path: Path, width: int) -> list[int]:
+def _hex_lines(path: Path) -> list[str]:
     if not path.exists():
         return []
-    vals = []
-    for line in path.read_text().split():
-        if line.startswith(("/", "@")):
-            continue
-        vals.append(int(line, 16) & ((1 << width) - 1))
-    return vals
+    return [ln for ln in path.read_text().split() if not ln.startswith(("/", "@"))]
+
+
+def _read_hex(path: Path, width: int) -> list[int]:
+    return [int(line, 16) & ((1 << width) - 1) for line in _hex_lines(path)]
+
+
+def _read_rsp(path: Path, wpb: int) -> tuple[np.ndarray, np.ndarray]:
+    """rsp.hex ({32'(mask), word wpb-1 .. word 0} per line) -> words [n, wpb], masks [n]."""
+    lines = _hex_lines(path)
+    digits = 8 * (wpb + 1)
+    if not lines:
+        return np.zeros((0, wpb), np.uint32), np.zeros(0, np.uint32)
+    if all(len(ln) == digits for ln in lines):
+        raw = np.frombuffer(bytes.fromhex("".join(lines)), dtype=">u4").reshape(-1, wpb + 1)
+    else:
+        vals = [int(ln, 16) for ln in lines]
+        raw = np.array([[(v >> (32 * (wpb - c))) & 0xFFFFFFFF for c in range(wpb + 1)]
+                        for v in vals], dtype=np.uint64)
+    raw = raw.astype(np.uint32)
+    return np.ascontiguousarray(raw[:, :0:-1]), raw[:, 0].copy()
 
 
 @dataclass
@@ -585,16 +835,19 @@ class _Run:
     idle_16: int = 0
     bp_16: int = 0
     lfsr_seed: int = 1
+    wpb: int = 1         # words per beat of the model
 
 
 @dataclass
 class _Played:
     """What the simulator hands back for one program."""
 
-    responses: np.ndarray
+    responses: np.ndarray    # [n, wpb] uint32
+    rsp_mask: np.ndarray     # [n]
     logs: list[int]
     sim_cycles: int
     error: str = ""
+    marks: list[int] = field(default_factory=list)
 
 
 async def play(dut: Any, run: _Run, workdir: Path | None = None) -> _Played:
@@ -603,7 +856,7 @@ async def play(dut: Any, run: _Run, workdir: Path | None = None) -> _Played:
     from cocotb.utils import get_sim_time
 
     work = workdir or Path.cwd()
-    for name in ("rsp.hex", "log.hex"):
+    for name in ("rsp.hex", "log.hex", "mark.hex"):
         (work / name).unlink(missing_ok=True)
     (work / "prog.hex").write_text(run.hex_text)
     dut.idle_16.value = run.idle_16
@@ -620,8 +873,9 @@ async def play(dut: Any, run: _Run, workdir: Path | None = None) -> _Played:
         error = f"program did not finish within {run.budget} cycles (pc={int(dut.pc.value)})"
     sim_cycles = int((get_sim_time("ns") - t0) // 10)
     await RisingEdge(dut.clk)
-    rsp = np.array(_read_hex(work / "rsp.hex", 32), dtype=np.uint32)
-    return _Played(rsp, _read_hex(work / "log.hex", 96), sim_cycles, error)
+    rsp, rsp_mask = _read_rsp(work / "rsp.hex", run.wpb)
+    return _Played(rsp, rsp_mask, _read_hex(work / "log.hex", 96), sim_cycles, error,
+                   _read_hex(work / "mark.hex", 32))
 
 
 @cocotb.test()
@@ -683,19 +937,27 @@ def build_model(cfg: HwConfig | str, waves: bool | None = None) -> Any:
 def _result(plan: Plan, got: _Played | None, why: str) -> JobResult:
     empty = np.zeros(0, np.int64)
     if got is None:
-        return JobResult(None, np.zeros(0, np.uint32), empty, empty, empty, plan.expected_cycles,
-                         plan.modes, 0, why or "not run (an earlier program hung)")
+        return JobResult(None, np.zeros((0, plan.program.wpb), np.uint32), empty, empty, empty,
+                         plan.expected_cycles, plan.modes, 0,
+                         why or "not run (an earlier program hung)")
     err = np.array([(v >> 64) & 0xF for v in got.logs], dtype=np.int64)
     cyc = np.array([(v >> 32) & 0xFFFFFFFF for v in got.logs], dtype=np.int64)
     meas = np.array([v & 0xFFFFFFFF for v in got.logs], dtype=np.int64)
     error = got.error
     result = None
-    if not error and got.responses.size != plan.program.n_rsp:
-        error = f"{got.responses.size} responses, expected {plan.program.n_rsp}"
+    if not error and got.responses.shape[0] != plan.program.n_rsp:
+        error = f"{got.responses.shape[0]} responses, expected {plan.program.n_rsp}"
+    if not error and plan.check_masks:
+        want = plan.program.request_masks()
+        bad = np.flatnonzero(got.rsp_mask != want)
+        if bad.size:
+            i = int(bad[0])
+            error = (f"{bad.size} response masks differ from the request masks; first: response "
+                     f"{i} mask {int(got.rsp_mask[i]):#x}, requested {int(want[i]):#x}")
     if not error:
         result = plan.decode(got.responses)
     return JobResult(result, got.responses, err, cyc, meas, plan.expected_cycles, plan.modes,
-                     got.sim_cycles, error)
+                     got.sim_cycles, error, got.rsp_mask, got.marks)
 
 
 def run_jobs(cfg: HwConfig | str, jobs: Sequence[Job], *, name: str | None = None,
@@ -709,9 +971,14 @@ def run_jobs(cfg: HwConfig | str, jobs: Sequence[Job], *, name: str | None = Non
     """
     c = preset(cfg)
     plans = [plan_job(c, job) for job in jobs]
+    for pl in plans:
+        if pl.program.wpb != c.words_per_beat:
+            raise ValueError(f"program built for {pl.program.wpb} words per beat, the {c.name} "
+                             f"engine takes {c.words_per_beat}")
     runs = [_Run(pl.program.hex_text(), pl.program.n_rsp,
-                 (sum(pl.expected_cycles) + pl.program.n_ops) * 4 + 20_000,
-                 job.idle_16, job.bp_16, job.lfsr_seed) for pl, job in zip(plans, jobs, strict=True)]
+                 (sum(pl.expected_cycles) + pl.program.n_ops + pl.program.fill_words) * 4 + 20_000,
+                 job.idle_16, job.bp_16, job.lfsr_seed, c.words_per_beat)
+            for pl, job in zip(plans, jobs, strict=True)]
     sim = _sim()
     model = build_model(c, waves)
     work = sim.run_dir(model, name)

@@ -5,16 +5,20 @@
 // ports, one handshake per cycle at most, then writes the unload responses and a log of every
 // command and raises `prog_done`. No Python runs per cycle.
 //
-// Ops (bit positions within the 128-bit word; driver.Program builds them):
-//   [127:124] opcode: 0 END, 1 LD, 2 CMD, 3 WAIT, 4 RD
+// Ops: 128 + 32*WPB bits, a 128-bit header h = op[OPW-1 -: 128] and a payload of WPB words
+// (word w at op[32*w +: 32]). Header bit positions (driver.Program builds them):
+//   [127:124] opcode: 0 END, 1 LD, 2 CMD, 3 WAIT, 4 RD, 5 MARK
 //   LD    [123:122] buf [121] bank [120:113] lane [112:105] col [104:102] k [101:99] kh
-//         [98:96] kw [95] flip [79:64] addr [31:0] data            -> one load-port word
+//         [98:96] kw [95] flip [94] fill [79:64] addr [63:48] count [15:0] mask;
+//         payload: the beat                                        -> one load-port beat
 //   CMD   [123:121] mode [120:118] k [117:115] stride [114] in_bank [113] out_bank
 //         [112:111] acc_init [103:96] wu_t0 [95:80] w_base [79:64] cols_in
 //         [63:48] rows_out [47:32] cols_out [31:16] in_base [15:0] out_base -> one command
 //   WAIT  wait for the done pulse of the last command; log {err, done_cycles, measured cycles}
-//   RD    [123:122] buf [121] bank [120:113] lane [112:105] col [79:64] addr -> one unload request
-//   END   wait for every response, write the files, raise prog_done
+//   RD    [123:122] buf [121] bank [120:113] lane [112:105] col [79:64] addr [15:0] mask
+//                                                                  -> one unload request
+//   MARK  log the player's cycle counter (mark.hex): port timing is measured between marks
+//   END   wait for every response and for a fill in progress, write the files, raise prog_done
 // LD, CMD and RD do not wait for each other's completion: a LD after a CMD loads while the
 // command runs (the engine's ready signals stall what conflicts).
 //
@@ -23,8 +27,10 @@
 // drawn from a 32-bit LFSR seeded with lfsr_seed.
 //
 // Files (plusargs, defaults in the simulator's working directory):
-//   +prog=<file> (prog.hex)  +rsp=<file> (rsp.hex: one 32-bit word per response)
+//   +prog=<file> (prog.hex)  +rsp=<file> (rsp.hex: one response beat per line,
+//   {32'(rd_rsp_mask), rd_rsp_data}: 32*(WPB+1) bits)
 //   +log=<file> (log.hex: one 96-bit word per WAIT: {err, done_cycles, measured})
+//   +mark=<file> (mark.hex: one 32-bit cycle count per MARK)
 
 `timescale 1ns / 1ps
 `default_nettype none
@@ -38,6 +44,7 @@ module engine_tb #(
   parameter int IN_DEPTH  = 2048,
   parameter int OUT_DEPTH = 1024,
   parameter int W_DEPTH   = 512,
+  parameter int WPB       = 4,
   parameter int MAX_PROG  = 1 << 18,
   parameter int MAX_RSP   = 1 << 17,
   parameter int MAX_LOG   = 1 << 12
@@ -59,16 +66,23 @@ module engine_tb #(
   localparam logic [3:0] OP_CMD  = 4'd2;
   localparam logic [3:0] OP_WAIT = 4'd3;
   localparam logic [3:0] OP_RD   = 4'd4;
+  localparam logic [3:0] OP_MARK = 4'd5;
 
-  logic [127:0] prog    [MAX_PROG];
-  logic [31:0]  rsp_mem [MAX_RSP];
-  logic [95:0]  log_mem [MAX_LOG];
+  localparam int PLW  = 32 * WPB;        // payload bits
+  localparam int OPW  = 128 + PLW;       // op bits
+  localparam int RSPW = 32 + PLW;        // response record bits
 
-  string prog_file, rsp_file, log_file;
+  logic [OPW-1:0]  prog    [MAX_PROG];
+  logic [RSPW-1:0] rsp_mem [MAX_RSP];
+  logic [95:0]     log_mem [MAX_LOG];
+  logic [31:0]     mark_mem [MAX_LOG];
+
+  string prog_file, rsp_file, log_file, mark_file;
   initial begin
     if (!$value$plusargs("prog=%s", prog_file)) prog_file = "prog.hex";
     if (!$value$plusargs("rsp=%s", rsp_file))   rsp_file  = "rsp.hex";
     if (!$value$plusargs("log=%s", log_file))   log_file  = "log.hex";
+    if (!$value$plusargs("mark=%s", mark_file)) mark_file = "mark.hex";
   end
 
   // Engine.
@@ -79,17 +93,23 @@ module engine_tb #(
   logic        ld_valid, ld_ready;
   logic        rd_req_valid, rd_req_ready;
   logic        rd_rsp_valid, rd_rsp_ready;
-  logic [31:0] rd_rsp_data;
-  logic [127:0] op;
+  logic [PLW-1:0] rd_rsp_data;
+  logic [WPB-1:0] rd_rsp_mask;
+  logic        fill_busy;
+  logic [OPW-1:0] opw;
+  logic [127:0] op;          // the header
+  logic [PLW-1:0] pl;        // the payload
   logic [3:0]  opc;
   logic        running;
 
-  assign op  = prog[pc[$clog2(MAX_PROG)-1:0]];
+  assign opw = prog[pc[$clog2(MAX_PROG)-1:0]];
+  assign op  = opw[OPW-1 -: 128];
+  assign pl  = opw[PLW-1:0];
   assign opc = op[127:124];
 
   eftrain_engine #(
     .TM(TM), .TN(TN), .ACC_L(ACC_L), .MUL_LAT(MUL_LAT), .ADD_LAT(ADD_LAT),
-    .IN_DEPTH(IN_DEPTH), .OUT_DEPTH(OUT_DEPTH), .W_DEPTH(W_DEPTH)
+    .IN_DEPTH(IN_DEPTH), .OUT_DEPTH(OUT_DEPTH), .W_DEPTH(W_DEPTH), .WPB(WPB)
   ) u_engine (
     .clk          (clk),
     .rst_n        (rst_n),
@@ -123,7 +143,11 @@ module engine_tb #(
     .ld_kw        (op[98:96]),
     .ld_flip      (op[95]),
     .ld_addr      (op[79:64]),
-    .ld_data      (op[31:0]),
+    .ld_mask      (op[WPB-1:0]),
+    .ld_data      (pl),
+    .ld_fill      (op[94]),
+    .ld_count     (op[63:48]),
+    .fill_busy    (fill_busy),
     .rd_req_valid (rd_req_valid),
     .rd_req_ready (rd_req_ready),
     .rd_req_buf   (op[123:122]),
@@ -131,9 +155,11 @@ module engine_tb #(
     .rd_req_lane  (op[120:113]),
     .rd_req_col   (op[112:105]),
     .rd_req_addr  (op[79:64]),
+    .rd_req_mask  (op[WPB-1:0]),
     .rd_rsp_valid (rd_rsp_valid),
     .rd_rsp_ready (rd_rsp_ready),
-    .rd_rsp_data  (rd_rsp_data)
+    .rd_rsp_data  (rd_rsp_data),
+    .rd_rsp_mask  (rd_rsp_mask)
   );
 
   // Handshake stress.
@@ -152,7 +178,7 @@ module engine_tb #(
   assign rd_rsp_ready = !sink_stall;
 
   // Player.
-  logic [31:0] cyc, t_acc, n_req;
+  logic [31:0] cyc, t_acc, n_req, n_mark;
   logic        done_seen;
   logic [31:0] meas_q;
   logic        advance;
@@ -167,6 +193,7 @@ module engine_tb #(
         OP_CMD:  advance = cmd_valid && cmd_ready;
         OP_RD:   advance = rd_req_valid && rd_req_ready;
         OP_WAIT: advance = done_seen || done;
+        OP_MARK: advance = 1'b1;
         default: advance = 1'b0;
       endcase
     end
@@ -180,6 +207,7 @@ module engine_tb #(
       n_rsp     <= '0;
       n_req     <= '0;
       n_log     <= '0;
+      n_mark    <= '0;
       cyc       <= '0;
       done_seen <= 1'b0;
       t_acc     <= '0;
@@ -194,6 +222,7 @@ module engine_tb #(
         n_rsp     <= '0;
         n_req     <= '0;
         n_log     <= '0;
+        n_mark    <= '0;
       end else begin
         if (done) begin
           done_seen <= 1'b1;
@@ -205,7 +234,7 @@ module engine_tb #(
         end
         if (rd_req_valid && rd_req_ready) n_req <= n_req + 32'd1;
         if (rd_rsp_valid && rd_rsp_ready) begin
-          rsp_mem[n_rsp[$clog2(MAX_RSP)-1:0]] <= rd_rsp_data;
+          rsp_mem[n_rsp[$clog2(MAX_RSP)-1:0]] <= {32'(rd_rsp_mask), rd_rsp_data};
           n_rsp <= n_rsp + 32'd1;
         end
         if (advance) begin
@@ -215,10 +244,15 @@ module engine_tb #(
             n_log     <= n_log + 32'd1;
             done_seen <= 1'b0;
           end
+          if (opc == OP_MARK) begin
+            mark_mem[n_mark[$clog2(MAX_LOG)-1:0]] <= cyc;
+            n_mark <= n_mark + 32'd1;
+          end
         end
-        if (running && opc == OP_END && n_rsp == n_req && !busy) begin
+        if (running && opc == OP_END && n_rsp == n_req && !busy && !fill_busy) begin
           if (n_rsp != 0) $writememh(rsp_file, rsp_mem, 0, n_rsp - 1);
           if (n_log != 0) $writememh(log_file, log_mem, 0, n_log - 1);
+          if (n_mark != 0) $writememh(mark_file, mark_mem, 0, n_mark - 1);
           running   <= 1'b0;
           prog_done <= 1'b1;
         end

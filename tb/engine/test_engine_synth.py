@@ -1,7 +1,8 @@
 """Static checks of the engine RTL: Verilator -Wall lint and Yosys (0.23) parse / synthesis.
 
 * ``verilator --lint-only -Wall`` on rtl/ files of the engine for every preset and for corner
-  parameters (Tn = 1, odd L); the only waivers are the targeted ``lint_off`` comments in the RTL.
+  parameters (Tn = 1, odd L, 1 / 8 / 16 words per beat); the only waivers are the targeted
+  ``lint_off`` comments in the RTL.
 * Yosys: read + elaborate + ``proc`` at the ci parameters in the quick tier (catches SystemVerilog
   that Yosys cannot parse); the full ``synth_xilinx -family xcup`` is in the slow tier and prints
   the resource counts. Skipped when ``yosys`` is not installed (``apt-get install -y yosys``).
@@ -22,10 +23,15 @@ from tb.engine import driver as drv
 SOURCES = [str(p) for p in sim.rtl_sources(*drv.RTL_MODULES)]
 
 CORNERS = {
+    # one lane, one word per beat (the single-word port)
     "tn1": {"TM": 1, "TN": 1, "ACC_L": 2, "MUL_LAT": 3, "ADD_LAT": 1, "IN_DEPTH": 64,
-            "OUT_DEPTH": 32, "W_DEPTH": 100},
+            "OUT_DEPTH": 32, "W_DEPTH": 100, "WPB": 1},
+    # odd L; 8 words per beat, more than either lane count
     "odd-l": {"TM": 2, "TN": 3, "ACC_L": 5, "MUL_LAT": 1, "ADD_LAT": 2, "IN_DEPTH": 100,
-              "OUT_DEPTH": 50, "W_DEPTH": 600},
+              "OUT_DEPTH": 50, "W_DEPTH": 600, "WPB": 8},
+    # the widest beat the port takes (a 512-bit bus)
+    "wpb16": {"TM": 3, "TN": 5, "ACC_L": 4, "MUL_LAT": 2, "ADD_LAT": 3, "IN_DEPTH": 100,
+              "OUT_DEPTH": 50, "W_DEPTH": 200, "WPB": 16},
 }
 
 
