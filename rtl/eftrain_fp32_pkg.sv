@@ -6,10 +6,14 @@
 //
 // What lives here:
 //   * the exponent bias and the special encodings (BIAS, EXP_MAX, QNAN, INF_MAG),
-//   * fp32_is_zero/_inf/_nan(): the special-case classification both units do first,
-//   * fp32_sig() / fp32_exp_eff(): significand with explicit hidden bit and effective exponent,
-//   * fp32_lzc64(): a leading-zero count used by both normalizers,
+//   * the special-result codes (SPEC_*) both units decide first and carry down their pipelines,
+//   * fp32_lzc32(): the leading-zero count both units' normalization uses,
 //   * fp32_round_pack(): THE rounding step. Both units end by calling it; no other code rounds.
+//
+// Both units do their variable shifts as multiplications by powers of two, so that they map to
+// DSP48E2 slices instead of LUT barrel shifters (see the units' headers). What stays in LUTs is
+// written for Yosys' `synth_xilinx` mapping (6-input LUTs, carry chains); the functions below
+// are plain portable RTL.
 //
 // Yosys 0.23 does not parse `import pkg::*;` inside a module, so users refer to everything with an
 // explicit `eftrain_fp32_pkg::` prefix. Compile this file before the units.
@@ -25,69 +29,80 @@ package eftrain_fp32_pkg;
   localparam int          EXP_MAX = 255;             // all-ones exponent field: Inf / NaN
   localparam logic [31:0] QNAN    = 32'h7FC0_0000;   // canonical quiet NaN
   localparam logic [30:0] INF_MAG = 31'h7F80_0000;   // Inf without its sign
+
+  // Special-result codes: decided first, from the operands' classes (and, in the multiplier, from
+  // the exponent sum), carried down the pipeline as 2 bits instead of a 32-bit word, and
+  // substituted by fp32_round_pack.
+  localparam logic [1:0]  SPEC_NONE = 2'd0;          // finite nonzero result: round it
+  localparam logic [1:0]  SPEC_ZERO = 2'd1;          // a zero of the given sign
+  localparam logic [1:0]  SPEC_INF  = 2'd2;          // an Inf of the given sign
+  localparam logic [1:0]  SPEC_NAN  = 2'd3;          // the canonical quiet NaN
   /* verilator lint_on UNUSEDPARAM */
 
-  // Classification of one operand from its magnitude bits x[30:0], done before anything else.
-  // Subnormals need no flag: fp32_sig/fp32_exp_eff below give them their exact value
-  // 0.f * 2^(1 - BIAS), so the datapath treats them like any other finite number.
-  function automatic logic fp32_is_zero(input logic [30:0] mag);
-    fp32_is_zero = (mag == 31'd0);
-  endfunction
-
-  function automatic logic fp32_is_inf(input logic [30:0] mag);
-    fp32_is_inf = (mag == INF_MAG);
-  endfunction
-
-  function automatic logic fp32_is_nan(input logic [30:0] mag);  // quiet or signalling
-    fp32_is_nan = (mag[30:23] == 8'hFF) && (mag[22:0] != 23'd0);
-  endfunction
-
-  // Significand with the hidden bit made explicit: 1.f for normals, 0.f for zeros and subnormals.
-  function automatic logic [23:0] fp32_sig(input logic [30:0] mag);
-    fp32_sig = {(mag[30:23] != 8'h00), mag[22:0]};
-  endfunction
-
-  // Effective exponent: the biased exponent fp32_sig is scaled by (subnormals use 1, not 0).
-  function automatic logic [7:0] fp32_exp_eff(input logic [7:0] exp_field);
-    fp32_exp_eff = (exp_field == 8'h00) ? 8'd1 : exp_field;
-  endfunction
-
-  // Number of leading zeros of a 64-bit word (64 when the word is zero). Narrower values are
-  // left-aligned by the caller; padding the low end with ones bounds the count (see the units).
-  function automatic logic [6:0] fp32_lzc64(input logic [63:0] x);
-    fp32_lzc64 = 7'd64;
-    for (int i = 0; i < 64; i++) begin
-      if (x[i]) fp32_lzc64 = 7'(63 - i);  // the highest set bit is visited last and wins
+  // Number of leading zeros of a 32-bit word, 0..31; a zero word counts 31. Callers left-align
+  // narrower values and pad the low end with ones, which also bounds the count. A radix-2 tree
+  // over 4-bit groups (each level takes the upper half's count if that half has a one, else the
+  // lower half's with the next count bit set) maps onto 6-input LUTs better than a 32-way
+  // priority chain.
+  function automatic logic [4:0] fp32_lzc32(input logic [31:0] x);
+    logic [7:0]  nz1;   logic [15:0] lz1;   // 8 groups of 4 bits: has a one, count inside
+    logic [3:0]  nz2;   logic [11:0] lz2;   // 4 groups of 8 bits
+    logic        nz3;   logic [7:0]  lz3;   // 2 groups of 16 bits (only the upper one's flag)
+    for (int g = 0; g < 8; g++) begin
+      nz1[g]        = |x[31 - 4*g -: 4];
+      lz1[2*g +: 2] = x[31 - 4*g] ? 2'd0 : x[30 - 4*g] ? 2'd1 : x[29 - 4*g] ? 2'd2 : 2'd3;
     end
+    for (int g = 0; g < 4; g++) begin
+      nz2[g]        = nz1[2*g] | nz1[2*g + 1];
+      lz2[3*g +: 3] = nz1[2*g] ? {1'b0, lz1[4*g +: 2]} : {1'b1, lz1[4*g + 2 +: 2]};
+    end
+    for (int g = 0; g < 2; g++) begin
+      lz3[4*g +: 4] = nz2[2*g] ? {1'b0, lz2[6*g +: 3]} : {1'b1, lz2[6*g + 3 +: 3]};
+    end
+    nz3        = nz2[0] | nz2[1];
+    fp32_lzc32 = nz3 ? {1'b0, lz3[3:0]} : {1'b1, lz3[7:4]};
   endfunction
 
-  // Round to nearest, ties to even, and pack. The one rounding step of both units.
+  // Round to nearest, ties to even, substitute special results, and pack. The one rounding step
+  // of both units.
   //
-  //   sign    result sign
-  //   exp     biased exponent of sig[23] (two's complement); >= 255 means overflow to Inf.
-  //           Only used when sig[23] is set: the caller has normalized the significand, or, when
-  //           the exponent would drop below 1, left it denormalized with sig[23] = 0 and the
-  //           scale of exponent 1 (a subnormal or zero result, exponent field 0).
-  //   sig     24-bit significand, hidden bit at [23]
-  //   rnd     the first bit below sig[0] (guard bit)
-  //   sticky  OR of every bit below rnd
+  //   sign      result sign (forced to 0 for the NaN)
+  //   spec      SPEC_* code; SPEC_NONE rounds the value described by the arguments below
+  //   exp_base  the result's exponent field minus `hid`. The unrounded result is
+  //             ({exp_base, frac} + hid * 2^23) with `rnd` and `sticky` below frac[0]: a
+  //             normalized significand passes its leading (hidden) bit as hid = 1 and
+  //             exp_base = biased exponent - 1; a subnormal one (at the scale of exponent 1)
+  //             passes hid = 0 and exp_base = 0. exp_base + hid >= 255 overflows to Inf.
+  //   hid       the bit added at the exponent field's LSB (see exp_base)
+  //   frac      the 23 fraction bits below the hidden bit
+  //   rnd       the first bit below frac[0] (guard bit)
+  //   sticky    OR of every bit below rnd
   //
-  // Adding the increment to the packed {exponent, fraction} word carries a rounded-up all-ones
-  // fraction into the next binade, a rounded-up largest subnormal into the smallest normal, and
-  // a rounded-up largest finite number into Inf (0x7F800000 with a zero fraction), all for free.
-  function automatic logic [31:0] fp32_round_pack(input logic               sign,
-                                                  input logic signed [10:0] exp,
-                                                  input logic [23:0]        sig,
-                                                  input logic               rnd,
-                                                  input logic               sticky);
+  // One 31-bit addition {exp_base, frac} + hid * 2^23 + inc packs and rounds: the increment
+  // carries a rounded-up all-ones fraction into the next binade, a rounded-up largest subnormal
+  // into the smallest normal, and a rounded-up largest finite number into Inf (0x7F800000 with a
+  // zero fraction), all for free. A special result replaces the addend before the addition, so
+  // the substitution shares the adder's LUTs instead of needing an output multiplexer.
+  function automatic logic [31:0] fp32_round_pack(input logic        sign,
+                                                  input logic [1:0]  spec,
+                                                  input logic [7:0]  exp_base,
+                                                  input logic        hid,
+                                                  input logic [22:0] frac,
+                                                  input logic        rnd,
+                                                  input logic        sticky);
+    logic        ovf;
+    logic        kill;
+    logic [30:0] word;
     logic        inc;
-    logic [7:0]  exp_field;
-    logic [30:0] mag;
-    inc       = rnd & (sticky | sig[0]);
-    exp_field = sig[23] ? exp[7:0] : 8'd0;
-    mag       = {exp_field, sig[22:0]} + {30'd0, inc};
-    if (sig[23] && exp >= 11'(EXP_MAX)) fp32_round_pack = {sign, INF_MAG};
-    else                                fp32_round_pack = {sign, mag};
+    ovf  = (exp_base[7:1] == 7'h7F) && (exp_base[0] || hid);
+    kill = (spec != SPEC_NONE) || ovf;
+    if (!kill)                  word = {exp_base, frac};
+    else if (spec == SPEC_NAN)  word = QNAN[30:0];
+    else if (spec == SPEC_ZERO) word = 31'd0;
+    else                        word = INF_MAG;      // SPEC_INF, or overflow
+    inc  = !kill && rnd && (sticky || frac[0]);
+    fp32_round_pack = {sign && (spec != SPEC_NAN),
+                       word + {7'd0, hid && !kill, 23'd0} + {30'd0, inc}};
   endfunction
 
 endpackage

@@ -26,18 +26,30 @@
 // operand gives that Inf. An exactly zero sum is -0 only when both operands are negative
 // ((-0) + (-0)); every other exact zero (x + (-x), (+0) + (-0), ...) is +0, as RNE requires.
 //
+// Resources: both variable shifts are multiplications by powers of two, so that they land in
+// DSP48E2 slices (27x18 multipliers) instead of LUT barrel shifters: one product aligns, two
+// normalize (one per half of the shift range, sharing the multiplier).
+//
 // Datapath (one path for near and far cases; 24-bit significands with the hidden bit explicit):
-//   1. align  : order the operands by magnitude (X >= Y), d = exp_eff(X) - exp_eff(Y); Y's
-//               significand with 3 extra low bits (guard, round, sticky) is shifted right by d and
-//               every bit shifted out is ORed into its lowest bit (sticky jamming). For d <= 1
-//               nothing is lost, so massive cancellation (only possible then) is exact; for
-//               d >= 2 the result loses at most one leading bit, which leaves a guard and a
-//               (jammed) sticky bit below the 24 kept bits: enough to round exactly.
-//   2. add    : 28-bit magnitude sum or difference (bit 27 catches the carry-out), and its leading
-//               zero count, bounded so that the exponent never drops below 1 (a marker bit at the
-//               bound), which leaves subnormal results denormalized and exact.
-//   3. round  : shift left by that count (carry-out: count 0, i.e. the exponent grows by one);
-//               sig = [27:4], guard = [3], sticky = |[2:0] go to the shared rounding function.
+//   1. align  : order the operands by magnitude (X >= Y), d = exp_eff(X) - exp_eff(Y). Y's
+//               significand times +-2^(16 - d) puts its integer part at [39:16] and the bits
+//               shifted out below; [15:14] become guard and round, the OR of [13:0] the sticky
+//               (jamming). d >= 17 pre-drops 10 bits into a jammed bit, d >= 26 leaves only
+//               the sticky. An effective subtraction multiplies by -2^k, so the product is
+//               already -Y in two's complement (jamming its low bits gives the same word as
+//               jamming Y's and negating) and step 2 is a plain addition.
+//               For d <= 1 nothing is lost, so massive cancellation (only possible then) is
+//               exact; for d >= 2 the result loses at most one leading bit, which leaves a guard
+//               and a (jammed) sticky bit below the 24 kept bits: enough to round exactly.
+//   2. add    : 28-bit sum X + (+-Y) (bit 27 catches the carry-out), and the left shift t that
+//               normalizes it, bounded so that the exponent never drops below 1
+//               (t = min(leading zeros, exp_eff(X))), which leaves subnormal results
+//               denormalized and exact.
+//   3. round  : sum[27:2] times 2^t (sum[11:2] times 2^(t - 16) in a second product when
+//               t >= 16, where the sum's upper bits are zero); [25:2] of that is the
+//               significand, [1] the guard. The sum's bits [1:0], nonzero only when t <= 2
+//               (t >= 3 means d <= 1, where they are 0), go to guard and sticky directly. The
+//               shared rounding function packs the exponent field exp_eff(X) + 1 - t.
 
 `default_nettype none
 
@@ -59,11 +71,6 @@ module fp32_add #(
   localparam int OUT_STAGE  = ALIGN_REGS + ADD_REGS;         // vld index that enables y_q
   localparam int EXTRA_REGS = LATENCY - 1 - OUT_STAGE;
 
-  // Special-case codes carried down the pipeline instead of a whole 32-bit word.
-  localparam logic [1:0] SPEC_NONE = 2'd0;
-  localparam logic [1:0] SPEC_INF  = 2'd2;
-  localparam logic [1:0] SPEC_NAN  = 2'd3;
-
   if (LATENCY < 1) begin : g_bad_latency
     $error("%m: LATENCY must be >= 1, got %0d", LATENCY);
   end
@@ -84,56 +91,81 @@ module fp32_add #(
   // ---------------------------------------------------------------------------------------------
   // Step 1: classify, special cases, order by magnitude, align the smaller operand.
   // ---------------------------------------------------------------------------------------------
-  logic a_inf, a_nan;
-  logic b_inf, b_nan;
-  logic [31:0]  x_op, y_op;      // x_op has the larger (or equal) magnitude
-  logic [7:0]   ey;
+  logic         a_ef, b_ef, a_fz, b_fz, a_inf, b_inf, a_nan, b_nan;
+  logic         swap;           // |b| > |a|: X = b, Y = a
+  logic [7:0]   x_e;            // X's exponent field
+  logic [30:0]  y_mag;          // Y's magnitude bits
+  logic [7:0]   ey;             // Y's effective exponent
   logic [7:0]   d;              // exponent difference, 0..253
-  logic [4:0]   dsh;            // d capped at 27: every bit of Y is gone by then
-  logic [26:0]  y_ext;          // Y's significand with guard, round, sticky positions
+  logic [23:0]  y_sig;
+  logic         d_big;          // d >= 26
+  logic [4:0]   dd;             // d, or 16 if d >= 26 (so that the multiplier is 2^0)
+  logic [23:0]  al_a;           // Y's significand (10 bits pre-dropped and jammed for d >= 17)
+  logic [17:0]  al_b;           // +-2^k, two's complement
+  logic [40:0]  al;             // al_a * al_b: integer part [39:16], bits shifted out [15:0]
 
   logic [1:0]   s0_spec;
   logic         s0_spec_sign;   // sign of an Inf result
   logic         s0_zero_sign;   // sign of an exactly zero sum
   logic         s0_sign;        // sign of a finite nonzero result: that of X
-  logic         s0_sub;         // effective subtraction
   logic [7:0]   s0_ex;          // effective exponent of X
-  logic [23:0]  s0_mx;          // X's significand
-  logic [26:0]  s0_my;          // Y's aligned significand, sticky jammed into bit 0
+  logic         s0_swap;
+  logic         s0_hx;          // X's hidden bit
+  logic [22:0]  s0_fa, s0_fb;   // both fractions: X's is picked inside the adder's LUTs
+  logic [27:0]  s0_my;          // +-(Y aligned): guard, round, jammed sticky; two's complement
 
   always_comb begin
-    a_inf = eftrain_fp32_pkg::fp32_is_inf(a[30:0]);
-    a_nan = eftrain_fp32_pkg::fp32_is_nan(a[30:0]);
-    b_inf = eftrain_fp32_pkg::fp32_is_inf(b[30:0]);
-    b_nan = eftrain_fp32_pkg::fp32_is_nan(b[30:0]);
+    a_ef  = (a[30:23] == 8'hFF);
+    b_ef  = (b[30:23] == 8'hFF);
+    a_fz  = (a[22:0] == 23'd0);
+    b_fz  = (b[22:0] == 23'd0);
+    a_inf = a_ef & a_fz;
+    b_inf = b_ef & b_fz;
+    a_nan = a_ef & !a_fz;
+    b_nan = b_ef & !b_fz;
 
     if (a_nan || b_nan || (a_inf && b_inf && (a[31] != b[31])))
-      s0_spec = SPEC_NAN;
+      s0_spec = eftrain_fp32_pkg::SPEC_NAN;
     else if (a_inf || b_inf)
-      s0_spec = SPEC_INF;
+      s0_spec = eftrain_fp32_pkg::SPEC_INF;
     else
-      s0_spec = SPEC_NONE;
+      s0_spec = eftrain_fp32_pkg::SPEC_NONE;
     s0_spec_sign = a_inf ? a[31] : b[31];
     s0_zero_sign = a[31] & b[31];
 
-    if (a[30:0] >= b[30:0]) begin
-      x_op = a;
-      y_op = b;
-    end else begin
-      x_op = b;
-      y_op = a;
-    end
-
-    s0_sign = x_op[31];
-    s0_sub  = x_op[31] ^ y_op[31];
-    s0_ex   = eftrain_fp32_pkg::fp32_exp_eff(x_op[30:23]);
-    ey      = eftrain_fp32_pkg::fp32_exp_eff(y_op[30:23]);
+    swap    = (a[30:0] < b[30:0]);
+    x_e     = swap ? b[30:23] : a[30:23];
+    y_mag   = swap ? a[30:0] : b[30:0];
+    s0_sign = swap ? b[31] : a[31];
+    s0_ex   = {x_e[7:1], x_e[0] | (x_e == 8'h00)};
+    ey      = {y_mag[30:24], y_mag[23] | (y_mag[30:23] == 8'h00)};
     d       = s0_ex - ey;
-    dsh     = (d > 8'd27) ? 5'd27 : d[4:0];
-    s0_mx   = eftrain_fp32_pkg::fp32_sig(x_op[30:0]);
-    y_ext   = {eftrain_fp32_pkg::fp32_sig(y_op[30:0]), 3'b000};
-    s0_my   = y_ext >> dsh;
-    s0_my[0] = s0_my[0] | (|(y_ext & ((27'd1 << dsh) - 27'd1)));
+    s0_swap = swap;
+    s0_hx   = (x_e != 8'h00);
+    s0_fa   = a[22:0];
+    s0_fb   = b[22:0];
+    y_sig   = {(y_mag[30:23] != 8'h00), y_mag[22:0]};
+
+    // Y's significand times 2^k puts its integer part at [39:16]:
+    //   d <= 16:        y_sig * 2^(16 - d)
+    //   17 <= d <= 25:  {y_sig[23:10], OR of y_sig[9:0]} * 2^(25 - d); the jammed bit lands at
+    //                   or below [8], under the round bit
+    //   d >= 26:        {OR of Y} * 2^0: every bit of Y is below the round bit
+    d_big = (d >= 8'd26);
+    dd    = d_big ? 5'd16 : d[4:0];
+    if (d_big)            al_a = {23'd0, (y_mag != 31'd0)};
+    else if (dd >= 5'd17) al_a = {9'd0, y_sig[23:10], (|y_sig[9:0])};
+    else                  al_a = y_sig;
+    // The multiplier is 2^k, k = 16 - dd or 25 - dd; for an effective subtraction it is -2^k
+    // (ones from bit k up), which makes the product -Y.
+    for (int i = 0; i < 18; i++) begin
+      if (a[31] != b[31])
+        al_b[i] = (dd <= 5'd16) ? (i >= 16 || dd >= 5'(16 - i)) : (dd >= 5'(25 - i));
+      else
+        al_b[i] = (dd <= 5'd16) ? (i <= 16 && dd == 5'(16 - i)) : (dd == 5'(25 - i));
+    end
+    al      = 41'($signed({18'd0, al_a}) * $signed({{24{al_b[17]}}, al_b}));   // 42-bit product
+    s0_my   = {al[40:14], (|al[13:0])};
   end
 
   // ---------------------------------------------------------------------------------------------
@@ -143,10 +175,11 @@ module fp32_add #(
   logic         s1_spec_sign;
   logic         s1_zero_sign;
   logic         s1_sign;
-  logic         s1_sub;
   logic [7:0]   s1_ex;
-  logic [23:0]  s1_mx;
-  logic [26:0]  s1_my;
+  logic         s1_swap;
+  logic         s1_hx;
+  logic [22:0]  s1_fa, s1_fb;
+  logic [27:0]  s1_my;
 
   if (ALIGN_REGS == 1) begin : g_align_reg
     always_ff @(posedge clk) begin
@@ -155,9 +188,11 @@ module fp32_add #(
         s1_spec_sign <= s0_spec_sign;
         s1_zero_sign <= s0_zero_sign;
         s1_sign      <= s0_sign;
-        s1_sub       <= s0_sub;
         s1_ex        <= s0_ex;
-        s1_mx        <= s0_mx;
+        s1_swap      <= s0_swap;
+        s1_hx        <= s0_hx;
+        s1_fa        <= s0_fa;
+        s1_fb        <= s0_fb;
         s1_my        <= s0_my;
       end
     end
@@ -167,38 +202,34 @@ module fp32_add #(
       s1_spec_sign = s0_spec_sign;
       s1_zero_sign = s0_zero_sign;
       s1_sign      = s0_sign;
-      s1_sub       = s0_sub;
       s1_ex        = s0_ex;
-      s1_mx        = s0_mx;
+      s1_swap      = s0_swap;
+      s1_hx        = s0_hx;
+      s1_fa        = s0_fa;
+      s1_fb        = s0_fb;
       s1_my        = s0_my;
     end
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Step 2: add or subtract magnitudes; bounded leading-zero count.
+  // Step 2: add; bounded normalization shift.
   // ---------------------------------------------------------------------------------------------
   logic [27:0]  x_ext;
-  logic [63:0]  lz_word;        // sum, bound marker, and a ones pad that caps the count at 28
-  // The ones pad at bit 35 caps the count at 28, so only lz[4:0] can be nonzero.
-  /* verilator lint_off UNUSEDSIGNAL */
-  logic [6:0]   lz;
-  /* verilator lint_on UNUSEDSIGNAL */
-
+  logic [4:0]   lz;             // leading zeros of the sum (26: zero sum)
   logic [27:0]  s1_sum;
   logic         s1_is_zero;
-  logic [4:0]   s1_shift;       // left shift that normalizes without the exponent going below 1
+  logic [4:0]   s1_shift;       // t = min(lz, exp_eff(X))
 
   always_comb begin
-    x_ext  = {1'b0, s1_mx, 3'b000};
-    s1_sum = s1_sub ? (x_ext - {1'b0, s1_my}) : (x_ext + {1'b0, s1_my});
-    s1_is_zero = (s1_sum == 28'd0);
-
-    // The result exponent is ex + 1 - shift (sum bit 27 has weight 2^(ex + 1 - bias)); it must
-    // stay >= 1, so shift <= ex. The marker makes the count stop there.
-    lz_word = {s1_sum, 36'hF_FFFF_FFFF};
-    if (s1_ex < 8'd28) lz_word = lz_word | (64'h8000_0000_0000_0000 >> s1_ex[4:0]);
-    lz       = eftrain_fp32_pkg::fp32_lzc64(lz_word);
-    s1_shift = lz[4:0];  // at most 28 by construction
+    x_ext      = {1'b0, s1_hx, s1_swap ? s1_fb : s1_fa, 3'b000};
+    // s1_my + x_ext, written as ({my, 0} - {~x, 1}) / 2 so that Yosys makes the aligned term the
+    // carry chain's direct operand: X's selection then merges into the sum bit's LUT.
+    s1_sum     = 28'(({s1_my, 1'b0} - {~x_ext, 1'b1}) >> 1);
+    // The sum's bits [1:0] are nonzero only when its leading bit is at [27:25], so the count
+    // over [27:2] is the count of the whole sum (and [27:2] == 0 means the sum is 0).
+    lz         = eftrain_fp32_pkg::fp32_lzc32({s1_sum[27:2], 6'b11_1111});
+    s1_is_zero = (s1_sum[27:2] == 26'd0);
+    s1_shift   = (s1_ex < 8'(lz)) ? s1_ex[4:0] : lz;
   end
 
   // ---------------------------------------------------------------------------------------------
@@ -240,24 +271,44 @@ module fp32_add #(
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Step 3: normalize, round, select the special result.
+  // Step 3: normalize by a product, round, pack.
   // ---------------------------------------------------------------------------------------------
-  logic [27:0]        norm;
-  logic signed [10:0] e_res;    // biased exponent of norm[27]
-  logic [31:0]        y_round;
-  logic [31:0]        y_next;
+  logic [15:0]  nm_b;           // 2^(t mod 16)
+  logic [25:0]  nm_n;           // sum[27:2] << t, for t < 16
+  logic [9:0]   nm_c;           // sum[11:2] << (t - 16), for t >= 16 (the sum is < 2^12 then)
+  logic [25:0]  nm;             // sum[27:2] << t: significand [25:2], guard [1]
+  logic         t_is_2;
+  logic         guard;
+  logic         sticky;
+  logic [1:0]   spec;
+  logic         sign;
+  logic [31:0]  y_next;
 
   always_comb begin
-    norm    = s2_sum << s2_shift;
-    e_res   = 11'(s2_ex) + 11'sd1 - 11'(s2_shift);
-    // norm[27] = 0 here means a subnormal result at the scale of exponent 1 (exact).
-    y_round = eftrain_fp32_pkg::fp32_round_pack(s2_sign, e_res, norm[27:4], norm[3], |norm[2:0]);
+    for (int i = 0; i < 16; i++) nm_b[i] = (s2_shift[3:0] == 4'(i));
+    nm_n   = 26'(42'(s2_sum[27:2]) * 42'(nm_b));
+    nm_c   = 10'(26'(s2_sum[11:2]) * 26'(nm_b));
+    // Selecting between the two products merges into the rounding adder's LUTs (moving the sum
+    // by 16 before a single product would cost a LUT per bit).
+    nm     = s2_shift[4] ? {nm_c, 16'd0} : nm_n;
+    t_is_2 = (s2_shift == 5'd2);
+    guard  = nm[1] | (t_is_2 & s2_sum[1]);
+    sticky = nm[0] | s2_sum[0] | (!t_is_2 & s2_sum[1]);
 
-    unique case (s2_spec)
-      SPEC_NAN: y_next = eftrain_fp32_pkg::QNAN;
-      SPEC_INF: y_next = {s2_spec_sign, eftrain_fp32_pkg::INF_MAG};
-      default:  y_next = s2_is_zero ? {s2_zero_sign, 31'd0} : y_round;
-    endcase
+    if (s2_spec != eftrain_fp32_pkg::SPEC_NONE) begin
+      spec = s2_spec;
+      sign = s2_spec_sign;
+    end else if (s2_is_zero) begin
+      spec = eftrain_fp32_pkg::SPEC_ZERO;
+      sign = s2_zero_sign;
+    end else begin
+      spec = eftrain_fp32_pkg::SPEC_NONE;
+      sign = s2_sign;
+    end
+    // Exponent field exp_eff(X) + 1 - t = (exp_eff(X) - t) + hidden bit; a subnormal result has
+    // t = exp_eff(X) and hidden bit 0, i.e. field 0.
+    y_next = eftrain_fp32_pkg::fp32_round_pack(sign, spec, s2_ex - 8'(s2_shift), nm[25],
+                                               nm[24:2], guard, sticky);
   end
 
   // ---------------------------------------------------------------------------------------------
