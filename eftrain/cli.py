@@ -65,3 +65,6 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"eftrain: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
