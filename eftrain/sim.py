@@ -94,16 +94,6 @@ def _shape_text(mode: str, x, w, dy) -> str:
     return f"x{list(x.shape)} dy{list(dy.shape)} -> dw{list(w.shape)}"
 
 
-def _bits_equal(a: np.ndarray, b: np.ndarray) -> tuple[bool, int]:
-    """(equal, number of differing elements); NaN equals NaN (SPEC section 4)."""
-    a = np.asarray(a, np.float32)
-    b = np.asarray(b, np.float32)
-    if a.shape != b.shape:
-        return False, max(a.size, b.size)
-    same = (a.view(np.uint32) == b.view(np.uint32)) | (np.isnan(a) & np.isnan(b))
-    return bool(same.all()), int((~same).sum())
-
-
 def run(
     modes: list[str],
     config: str | HwConfig = "ci",
@@ -145,8 +135,15 @@ def run(
         )
         seconds = (time.perf_counter() - t0) / len(modes)
         for mode, run_ in zip(modes, runs, strict=True):
-            same, ndiff = _bits_equal(run_.result, gold_calls[mode]())
-            check = "MATCH" if same else f"MISMATCH ({ndiff} of {run_.result.size} elements differ)"
+            gold = gold_calls[mode]()
+            same = tolerance.bits_equal(run_.result, gold)
+            if same:
+                check = "MATCH"
+            elif np.shape(run_.result) != np.shape(gold):
+                check = f"MISMATCH (shape {np.shape(run_.result)}, golden {np.shape(gold)})"
+            else:
+                ndiff = int((~tolerance.same_bits(run_.result, gold)).sum())
+                check = f"MISMATCH ({ndiff} of {run_.result.size} elements differ)"
             if run_.run_dir is not None:
                 check += f"  waves: {run_.run_dir / 'dump.fst'}"
             util = macs / (cfg.tm * cfg.tn * run_.engine_cycles)

@@ -27,7 +27,7 @@ import numpy as np
 
 from eftrain.config import HwConfig
 
-__all__ = ["U", "bp_ops", "error_bound", "fp_ops", "gamma", "wu_ops"]
+__all__ = ["U", "bits_equal", "bp_ops", "error_bound", "fp_ops", "gamma", "same_bits", "wu_ops"]
 
 U = 2.0**-24  # binary32 unit roundoff
 _SUBNORMAL_STEP = 2.0**-149  # spacing of binary32 subnormals
@@ -62,3 +62,22 @@ def wu_ops(cfg: HwConfig, stream_len: int) -> int:
 def error_bound(abs_sum: np.ndarray, n_ops: int) -> np.ndarray:
     """Largest allowed |golden - exact| for results whose terms' absolute sum is ``abs_sum``."""
     return gamma(n_ops) * np.asarray(abs_sum, dtype=np.float64) + n_ops * _SUBNORMAL_STEP
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise "bit-exact" per SPEC section 4: equal bits, and any NaN equals any NaN.
+
+    Shapes must agree (ValueError otherwise); signed zeros are different values.
+    """
+    a = np.asarray(a, np.float32)
+    b = np.asarray(b, np.float32)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
+    return (a.view(np.uint32) == b.view(np.uint32)) | (np.isnan(a) & np.isnan(b))
+
+
+def bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when every element is bit-exact (see :func:`same_bits`); False also for other shapes."""
+    if np.shape(a) != np.shape(b):
+        return False
+    return bool(same_bits(a, b).all())

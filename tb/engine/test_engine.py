@@ -34,6 +34,7 @@ import pytest
 
 from eftrain.config import HwConfig, preset
 from eftrain.golden import engine as golden
+from eftrain.golden.tolerance import same_bits
 from tb.engine import driver as drv
 
 F32 = np.float32
@@ -43,13 +44,6 @@ N_JOBS = int(os.environ.get("ENGINE_JOBS", "8"))
 def _seed() -> int:
     env = os.environ.get("ENGINE_SEED")
     return int(env, 0) if env else secrets.randbits(32)
-
-
-def _same_bits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Elementwise bit equality, any NaN equal to any NaN."""
-    a = np.asarray(a, F32)
-    b = np.asarray(b, F32)
-    return (a.view(np.uint32) == b.view(np.uint32)) | (np.isnan(a) & np.isnan(b))
 
 
 def _check(res: drv.JobResult, want: np.ndarray | None, what: str, seed: int) -> None:
@@ -63,7 +57,7 @@ def _check(res: drv.JobResult, want: np.ndarray | None, what: str, seed: int) ->
     if want is not None:
         assert res.result is not None, f"{tag} no result"
         assert res.result.shape == want.shape, f"{tag} shape {res.result.shape} != {want.shape}"
-        ok = _same_bits(res.result, want)
+        ok = same_bits(res.result, want)
         if not ok.all():
             idx = np.argwhere(~ok)
             first = tuple(int(v) for v in idx[0])
@@ -278,9 +272,9 @@ def test_illegal_commands_write_nothing() -> None:
     assert list(res.measured) == [3] * len(bad), f"{tag} measured {list(res.measured)}"
     for bank in range(2):
         got = res.words(sl_out[bank]).reshape(cfg.tm, n_out)
-        assert _same_bits(got, pat_out[bank]).all(), f"{tag} output bank {bank} was written"
+        assert same_bits(got, pat_out[bank]).all(), f"{tag} output bank {bank} was written"
     got_w = res.words(sl_w).reshape(pat_w.shape)
-    assert _same_bits(got_w, pat_w).all(), f"{tag} weight buffer was written"
+    assert same_bits(got_w, pat_w).all(), f"{tag} weight buffer was written"
 
 
 def test_port_conflicts_stall() -> None:
@@ -314,7 +308,7 @@ def test_port_conflicts_stall() -> None:
     _check(res, None, "port conflicts", 0)
     want = pattern + F32(k * k * tn)
     want[0, 0] = 777.0
-    assert _same_bits(res.words(sl_out).reshape(tm, rows * cols), want).all()
+    assert same_bits(res.words(sl_out).reshape(tm, rows * cols), want).all()
     assert list(res.responses[sl_w, 0]) == [np.float32(555.0).view(np.uint32), 0x8000_0000]
 
 
@@ -681,11 +675,11 @@ def test_wide_port_conflicts_and_fill(name: str) -> None:
     want0 = pattern + F32(k * k * tn)
     want0[:, 0] = 777.0
     want0[:, 1:3] = 0.0
-    assert _same_bits(sl0(rsp), want0).all(), f"{sl0(rsp)} != {want0}"
+    assert same_bits(sl0(rsp), want0).all(), f"{sl0(rsp)} != {want0}"
     want1 = pattern.copy()
     want1[:, 0:2] = 5.0
     want1[:, 2:5] = 0.0
-    assert _same_bits(sl1(rsp), want1).all(), f"{sl1(rsp)} != {want1}"
+    assert same_bits(sl1(rsp), want1).all(), f"{sl1(rsp)} != {want1}"
     assert (sl_z(rsp).view(np.uint32) == 0).all(), "the command did not wait for the fill"
     got_w = rsp[sl_w]
     assert (got_w[:3, :min(wpb, tn)] == 0).all(), "the weight fill is not +0.0"

@@ -18,23 +18,12 @@ import torch
 from eftrain.config import preset
 from eftrain.golden import engine as E
 from eftrain.golden import tolerance as T
+from eftrain.golden.tolerance import bits_equal
 
 F32 = np.float32
 
 
 # ----------------------------------------------------------------------------- helpers
-def bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
-    """Bit equality with every NaN equal to every NaN (SPEC section 4)."""
-    a = np.asarray(a, F32)
-    b = np.asarray(b, F32)
-    if a.shape != b.shape:
-        return False
-    nan_a, nan_b = np.isnan(a), np.isnan(b)
-    if not np.array_equal(nan_a, nan_b):
-        return False
-    return bool(np.array_equal(a.view(np.uint32)[~nan_a], b.view(np.uint32)[~nan_b]))
-
-
 def first_diff(a: np.ndarray, b: np.ndarray) -> str:
     a = np.asarray(a, F32).ravel()
     b = np.asarray(b, F32).ravel()
@@ -416,3 +405,15 @@ def test_detects_flush_to_zero():
     finally:
         torch.set_flush_denormal(False)
     E.check_fp_environment()
+
+
+def test_bit_comparison_rule():
+    """SPEC section 4: NaN equals any NaN, signed zeros differ, other values compare by bits."""
+    qnan = np.array([np.nan], F32)
+    payload_nan = np.array([0x7FA00001], np.uint32).view(F32)
+    assert bits_equal(qnan, payload_nan)
+    assert not bits_equal(np.array([0.0], F32), np.array([-0.0], F32))
+    assert not bits_equal(np.array([1.0], F32), np.array([np.nextafter(F32(1), F32(2))], F32))
+    assert not bits_equal(np.zeros(3, F32), np.zeros(4, F32))
+    assert T.same_bits(np.array([1.0, np.nan, 0.0], F32), np.array([1.0, np.nan, -0.0], F32)).tolist() == [
+        True, True, False]
