@@ -26,20 +26,28 @@ Format (64 bytes = 16 little-endian 32-bit words)::
     6..7           src1     byte address: FP w, BP w,  WU dy
     8..9           src2     byte address: FP bias (with Flag.BIAS), otherwise 0
     10..11         dst      byte address: FP y, BP dx, WU dw
-    12..15         reserved (0)
+    12     15:0     tr       output rows per row tile   (the tiling: eftrain.tiling)
+    12     31:16    chunk    reduction tiles per weight chunk
+    13..15         reserved (0)
 
 Tensors are in the reshaped DRAM layouts of :mod:`eftrain.golden.layout` (feature maps
 ``[B][ceil(C/Tn)][H][W][Tn]``, weights ``[ceil(M/Tm)][ceil(N/Tn)][K][K][Tm][Tn]``, bias a plain
 vector padded to whole beats). FC layers are K = 1 convolutions on a 1 x 1 map.
+
+The tiling (``tr``, ``chunk``) is chosen by the host (:func:`with_tiling` asks the analytical
+model's design-space exploration, :func:`eftrain.perf.choose_tiling`) and checked by the
+hardware with the rules of :mod:`eftrain.tiling`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 
 import numpy as np
 
+from eftrain import tiling as _tiling
 from eftrain.config import HwConfig, preset
 from eftrain.csr_gen import ErrCode  # the one list of error codes: rtl/regs/eftrain_csr.rdl
 from eftrain.golden.layout import fmap_layout, weight_layout
@@ -53,8 +61,11 @@ __all__ = [
     "Flag",
     "Opcode",
     "decode",
+    "default_tiling",
     "encode_program",
+    "geometry",
     "validate",
+    "with_tiling",
 ]
 
 DESC_WORDS = 16
@@ -78,7 +89,7 @@ class Flag(IntFlag):
 # The codes validate() can return (the others come from the DMA, a soft reset or an internal fault).
 VALIDATION_CODES = (
     ErrCode.NONE, ErrCode.BAD_OPCODE, ErrCode.ZERO_DIM, ErrCode.DIM_TOO_LARGE, ErrCode.BAD_KERNEL,
-    ErrCode.BAD_STRIDE, ErrCode.BAD_PADDING, ErrCode.BUFFER_OVERFLOW, ErrCode.MISALIGNED_ADDR,
+    ErrCode.BAD_STRIDE, ErrCode.BAD_PADDING, ErrCode.BAD_FIELD, ErrCode.BUFFER_OVERFLOW, ErrCode.MISALIGNED_ADDR,
     ErrCode.OUT_OF_WINDOW,
 )
 
@@ -107,7 +118,9 @@ class Descriptor:
     src1: int = 0
     src2: int = 0
     dst: int = 0
-    reserved: tuple[int, ...] = field(default=(0, 0, 0, 0, 0, 0))  # word0[31:16], word1[31:28], words 12..15
+    tr: int = 0      # tiling: output rows per row tile (0: not chosen; the hardware rejects it)
+    chunk: int = 0   # tiling: reduction tiles per weight chunk
+    reserved: tuple[int, ...] = field(default=(0, 0, 0, 0, 0))  # word0[31:16], word1[31:28], words 13..15
 
     @property
     def phase(self) -> str:
@@ -124,7 +137,7 @@ class Descriptor:
     def encode(self) -> np.ndarray:
         """The 16 words of this descriptor (uint32). Fields must fit their bit widths."""
         widths = {"opcode": 8, "flags": 8, "batch": 16, "k": 4, "stride": 4, "pad": 4, "m": 16, "n": 16,
-                  "h": 16, "w": 16}
+                  "h": 16, "w": 16, "tr": 16, "chunk": 16}
         for name, bits in widths.items():
             v = getattr(self, name)
             if not 0 <= v < (1 << bits):
@@ -134,6 +147,8 @@ class Descriptor:
             if not 0 <= v < (1 << 64):
                 raise ValueError(f"descriptor field {name}={v:#x} is not a 64-bit address")
         r = self.reserved
+        if len(r) != 5:
+            raise ValueError(f"reserved must have 5 entries (word0[31:16], word1[31:28], words 13..15), got {r}")
         words = np.zeros(DESC_WORDS, np.uint32)
         words[0] = self.opcode | (self.flags << 8) | ((r[0] & 0xFFFF) << 16)
         words[1] = self.batch | (self.k << 16) | (self.stride << 20) | (self.pad << 24) | ((r[1] & 0xF) << 28)
@@ -142,7 +157,8 @@ class Descriptor:
         for i, a in enumerate((self.src0, self.src1, self.src2, self.dst)):
             words[4 + 2 * i] = a & 0xFFFFFFFF
             words[5 + 2 * i] = a >> 32
-        words[12:16] = np.array(r[2:6], np.uint64).astype(np.uint32)
+        words[12] = self.tr | (self.chunk << 16)
+        words[13:16] = np.array(r[2:5], np.uint64).astype(np.uint32)
         return words
 
 
@@ -158,7 +174,8 @@ def decode(words: np.ndarray) -> Descriptor:
         m=v[2] & 0xFFFF, n=v[2] >> 16, h=v[3] & 0xFFFF, w=v[3] >> 16,
         src0=v[4] | (v[5] << 32), src1=v[6] | (v[7] << 32),
         src2=v[8] | (v[9] << 32), dst=v[10] | (v[11] << 32),
-        reserved=(v[0] >> 16, v[1] >> 28, v[12], v[13], v[14], v[15]),
+        tr=v[12] & 0xFFFF, chunk=v[12] >> 16,
+        reserved=(v[0] >> 16, v[1] >> 28, v[13], v[14], v[15]),
     )
 
 
@@ -185,19 +202,46 @@ def _tensor_bytes(d: Descriptor, cfg: HwConfig) -> dict[str, tuple[int, int]]:
     return {"src0": (d.src0, x), "src1": (d.src1, y), "dst": (d.dst, wt)}
 
 
-def _min_buffer_words(d: Descriptor) -> tuple[int, int]:
-    """Words per lane one output row needs: (input buffer, output buffer)."""
-    if d.phase == "bp":  # BP convolves the (H+K-1) x (W+K-1) gradient map into H x W
-        return d.k * (d.w + d.k - 1), d.w
-    return d.k * (d.w + 2 * d.pad), d.ow
+def geometry(d: Descriptor, cfg: HwConfig | str) -> _tiling.PhaseGeometry:
+    """The tiling geometry of a (field-checked) descriptor (:func:`eftrain.tiling.phase_geometry`)."""
+    return _tiling.phase_geometry(d.phase, cfg, d.batch, d.m, d.n, d.h, d.w, d.k, d.stride, d.pad)
+
+
+def default_tiling(d: Descriptor, cfg: HwConfig | str) -> tuple[int, int]:
+    """The simplest legal tiling: the tallest row tile that fits, the fewest weight chunks
+    (balanced). Raises ``ValueError`` if none fits."""
+    c = preset(cfg)
+    g = geometry(d, c)
+    per_tile = g.w_chunk_words(1, c.acc_interleave)
+    max_chunk = min(g.red_tiles, c.w_buf_depth // per_tile)
+    if max_chunk < 1:
+        raise ValueError(f"one weight tile needs {per_tile} words per lane, w_buf_depth is {c.w_buf_depth}")
+    chunk = -(-g.red_tiles // -(-g.red_tiles // max_chunk))
+    for tr in range(g.rows, 0, -1):
+        if _tiling.check(g, c, d.k, d.stride, tr, chunk) is None:
+            return tr, chunk
+    raise ValueError(f"no row tile of this {d.phase} layer fits the buffers of {c.name}")
+
+
+def with_tiling(d: Descriptor, cfg: HwConfig | str, tiling: tuple[int, int] | None = None) -> Descriptor:
+    """``d`` with its tiling fields set: ``tiling`` = (tr, chunk), or the analytical model's
+    choice (:func:`eftrain.perf.choose_tiling`, the fastest legal tiling) when ``None``."""
+    if tiling is None:
+        from eftrain import perf  # the model imports much more; only load it when asked
+
+        layer = perf.ConvLayer("", m=d.m, n=d.n, h=d.h, w=d.w, k=d.k, s=d.stride, p=d.pad)
+        t = perf.choose_tiling(layer, d.phase, cfg, d.batch)
+        tiling = (t.tr, t.chunk_tiles if t.chunk_tiles is not None else geometry(d, cfg).red_tiles)
+    return dataclasses.replace(d, tr=int(tiling[0]), chunk=int(tiling[1]))
 
 
 def validate(d: Descriptor, cfg: HwConfig | str, window: tuple[int, int]) -> ErrCode:
     """The hardware's verdict on one descriptor: ``ErrCode.NONE`` or the first failing rule.
 
     Rules, checked in this order (the RTL checks in the same order and reports the first):
-    opcode/flags/reserved, zero dimensions, dimension limits, kernel, stride, padding, buffer
-    fit, address alignment (AXI beat), memory window ``[base, limit)`` for every tensor.
+    opcode/flags/reserved, zero dimensions, dimension limits, kernel, stride, padding, tiling
+    fields, buffer fit of the tiling (:mod:`eftrain.tiling`), address alignment (AXI beat),
+    memory window ``[base, limit)`` for every tensor.
     """
     c = preset(cfg)
     base, limit = window
@@ -219,8 +263,10 @@ def validate(d: Descriptor, cfg: HwConfig | str, window: tuple[int, int]) -> Err
         return ErrCode.BAD_STRIDE
     if d.pad > d.k - 1:
         return ErrCode.BAD_PADDING
-    need_in, need_out = _min_buffer_words(d)
-    if need_in > c.in_buf_depth or need_out > c.out_buf_depth or d.k * d.k * c.acc_interleave > c.w_buf_depth:
+    verdict = _tiling.check(geometry(d, c), c, d.k, d.stride, d.tr, d.chunk)
+    if verdict == "field":
+        return ErrCode.BAD_FIELD
+    if verdict == "buffer":
         return ErrCode.BUFFER_OVERFLOW
     beat = c.bus_bits // 8
     tensors = _tensor_bytes(d, c)

@@ -72,6 +72,9 @@
 //   command before the done pulse; a new command can be accepted in the done cycle, so
 //   back-to-back commands take exactly the sum of these counts.
 //
+// Activity: mac_active is high in the cycles in which an FP/BP/WU pixel enters the multiply
+// array (the performance counter MAC_CYCLES counts them).
+//
 // Completion: busy is high from the cycle after the accept until the done cycle; done is a
 // one-cycle pulse, with done_err (eftrain_engine_pkg::ERR_*) and done_cycles, which hold their
 // value until the next done. The command is checked in the two set-up cycles (mode, K, S, shape,
@@ -198,6 +201,7 @@ module eftrain_engine #(
   output      logic        done,
   output      logic [3:0]  done_err,
   output      logic [31:0] done_cycles,
+  output      logic        mac_active,     // a pixel (FP/BP/WU) enters the array this cycle
 
   // Load port.
   input  wire logic             ld_valid,
@@ -386,6 +390,7 @@ module eftrain_engine #(
   assign cb_final = (32'(cb_lv) == CB_LEV - 1);
   assign cb_re    = (state == S_RUN) && m_cb && (cb_gap == 8'd0);
   assign cb_issue = cb_re && !cb_ph;
+  assign mac_active = issue;
   assign cb_raddr = WAW'(cb_pos + cb_qoff + (cb_ph ? cb_s : 16'd0));
   assign cb_dest  = cb_final ? 16'(wbl_q) + 16'(cb_r) : cb_pos + cb_qoff;
   assign clr_we   = (state == S_RUN) && m_clr;

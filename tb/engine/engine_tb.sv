@@ -132,6 +132,7 @@ module engine_tb #(
     .done         (done),
     .done_err     (done_err),
     .done_cycles  (done_cycles),
+    .mac_active   (),
     .ld_valid     (ld_valid),
     .ld_ready     (ld_ready),
     .ld_buf       (op[123:122]),
