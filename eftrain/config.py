@@ -100,6 +100,22 @@ class HwConfig:
             "WPB": self.words_per_beat,
         }
 
+    def top_level_problem(self) -> str | None:
+        """Why ``rtl/eftrain_top.sv`` cannot be built for this configuration, or ``None``.
+
+        The reshaped feature-map layout stores Tn channels per pixel for every map, and the
+        layer controller moves whole pixels per bus beat: it needs Tm == Tn, Tn a multiple of
+        the words per bus beat, and a power-of-two interleave L.
+        """
+        if self.tm != self.tn:
+            return f"the accelerator top level needs Tm == Tn (preset {self.name}: {self.tm} x {self.tn})"
+        if self.tn % self.words_per_beat:
+            return (f"the accelerator top level needs Tn ({self.tn}) to be a multiple of the bus words "
+                    f"({self.words_per_beat})")
+        if self.acc_interleave & (self.acc_interleave - 1):
+            return f"the accelerator top level needs a power-of-two L (got {self.acc_interleave})"
+        return None
+
     def with_(self, **changes: Any) -> HwConfig:
         """A copy with some parameters changed (validated again)."""
         return replace(self, **changes)

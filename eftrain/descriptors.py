@@ -89,8 +89,8 @@ class Flag(IntFlag):
 # The codes validate() can return (the others come from the DMA, a soft reset or an internal fault).
 VALIDATION_CODES = (
     ErrCode.NONE, ErrCode.BAD_OPCODE, ErrCode.ZERO_DIM, ErrCode.DIM_TOO_LARGE, ErrCode.BAD_KERNEL,
-    ErrCode.BAD_STRIDE, ErrCode.BAD_PADDING, ErrCode.BAD_FIELD, ErrCode.BUFFER_OVERFLOW, ErrCode.MISALIGNED_ADDR,
-    ErrCode.OUT_OF_WINDOW,
+    ErrCode.BAD_STRIDE, ErrCode.BAD_PADDING, ErrCode.BAD_FIELD, ErrCode.BUFFER_OVERFLOW,
+    ErrCode.MISALIGNED_ADDR, ErrCode.OUT_OF_WINDOW,
 )
 
 _PHASE = {
@@ -148,7 +148,8 @@ class Descriptor:
                 raise ValueError(f"descriptor field {name}={v:#x} is not a 64-bit address")
         r = self.reserved
         if len(r) != 5:
-            raise ValueError(f"reserved must have 5 entries (word0[31:16], word1[31:28], words 13..15), got {r}")
+            raise ValueError(f"reserved must have 5 entries (word0[31:16], word1[31:28], words 13..15), "
+                             f"got {r}")
         words = np.zeros(DESC_WORDS, np.uint32)
         words[0] = self.opcode | (self.flags << 8) | ((r[0] & 0xFFFF) << 16)
         words[1] = self.batch | (self.k << 16) | (self.stride << 20) | (self.pad << 24) | ((r[1] & 0xF) << 28)

@@ -170,15 +170,19 @@ class Device:
             "cycles_source": "analytical model (eftrain.perf)",
         }
         if measured is not None:
-            util = est.macs / (self.config.tm * self.config.tn * measured.engine_cycles)
+            from eftrain.perf import Tiling
+
+            tr, chunk = measured.tiling
+            pred = perf.model_layer(layer, phase, self.config, batch=b, tiling=Tiling(tr, chunk))
+            cyc = measured.cycles
+            bus = self.config.bus_bits // 8
             self._stats.update(
-                cycles=measured.engine_cycles,
-                utilization=util,
-                gflops=2 * est.macs / (measured.engine_cycles / (self.config.clock_mhz * 1e6)) / 1e9,
-                dram_bytes=0,
-                cycles_source="measured: RTL simulation, sum of the engine's tile commands",
-                formula_cycles=measured.expected_cycles,
-                program_cycles=measured.program_cycles,
-                tile_commands=measured.commands,
-                predicted_cycles=est.cycles,
+                cycles=cyc,
+                utilization=est.macs / (self.config.tm * self.config.tn * cyc),
+                gflops=2 * est.macs / (cyc / (self.config.clock_mhz * 1e6)) / 1e9,
+                dram_bytes=(measured.counters["AXI_RD_BEATS"] + measured.counters["AXI_WR_BEATS"]) * bus,
+                cycles_source="measured: RTL simulation of eftrain_top (CYCLES counter, START to DONE)",
+                counters=dict(measured.counters),
+                tiling={"tr": tr, "chunk": chunk},
+                predicted_cycles=pred.cycles,
             )

@@ -55,6 +55,8 @@ class PhaseResult:
     seconds: float
     check: str
     ok: bool
+    predicted: int = 0          # the analytical model's cycles for the same tiling
+    counters: dict | None = None
 
 
 def _torch_reference(x, w, b, dy, layer: ConvLayer):
@@ -122,7 +124,7 @@ def run(
     macs = layer.macs(batch)
     results = []
     if backend == "rtl":
-        from eftrain import rtl_backend
+        from eftrain import perf, rtl_backend
 
         args = {
             "fp": {"x": x, "w": w, "bias": b},
@@ -146,9 +148,10 @@ def run(
                 check = f"MISMATCH ({ndiff} of {run_.result.size} elements differ)"
             if run_.run_dir is not None:
                 check += f"  waves: {run_.run_dir / 'dump.fst'}"
-            util = macs / (cfg.tm * cfg.tn * run_.engine_cycles)
-            results.append(PhaseResult(mode, _shape_text(mode, x, w, dy), macs, run_.engine_cycles, util,
-                                       seconds, check, same))
+            util = macs / (cfg.tm * cfg.tn * run_.cycles)
+            pred = perf.model_layer(layer, mode, cfg, batch, tiling=perf.Tiling(*run_.tiling)).cycles
+            results.append(PhaseResult(mode, _shape_text(mode, x, w, dy), macs, run_.cycles, util,
+                                       seconds, check, same, pred, run_.counters))
         return results
     ref = _torch_reference(x, w, b, dy, layer)
     for mode in modes:
@@ -176,9 +179,10 @@ def format_results(
 ) -> str:
     if backend == "rtl":
         head = [
-            "backend : rtl (Verilator co-simulation of rtl/eftrain_engine.sv), compared bit for bit with "
-            "the golden model",
-            "cycles  : measured engine cycles (tile commands, accept to done); util = MACs / (Tm*Tn*cycles)",
+            "backend : rtl (Verilator co-simulation of rtl/eftrain_top.sv: descriptor program from DRAM), "
+            "compared bit for bit with the golden model",
+            "cycles  : measured CYCLES counter (START to DONE); model: the analytical model's prediction "
+            "(eftrain.perf, same tiling); util = MACs / (Tm*Tn*cycles)",
         ]
     else:
         head = [
@@ -193,11 +197,16 @@ def format_results(
         f"layer   : M,N,H,W,K,S,P = {layer_str(layer)}   batch {batch}",
         head[1],
         "",
-        f"{'mode':<5} {'shape':<56} {'MACs':>11} {'cycles':>10} {'util':>7} {'sim s':>8}  check",
+        f"{'mode':<5} {'shape':<56} {'MACs':>11} {'cycles':>10} {'model':>10} {'err':>6} {'util':>7} "
+        f"{'sim s':>8}  check",
     ]
     for r in results:
+        if r.predicted:
+            model, err = f"{r.predicted:>10,}", f"{(r.predicted - r.cycles) / r.cycles:>+6.1%}"
+        else:
+            model, err = f"{'-':>10}", f"{'-':>6}"
         lines.append(
-            f"{r.phase.upper():<5} {r.shape:<56} {r.macs:>11,} {r.cycles:>10,} {r.utilization:>6.1%} "
-            f"{r.seconds:>8.3f}  {r.check}"
+            f"{r.phase.upper():<5} {r.shape:<56} {r.macs:>11,} {r.cycles:>10,} {model} {err} "
+            f"{r.utilization:>6.1%} {r.seconds:>8.3f}  {r.check}"
         )
     return "\n".join(lines)

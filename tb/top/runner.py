@@ -119,41 +119,47 @@ def _rec(op: int, addr: int = 0, data: int = 0) -> str:
     return f"{(op << 60) | ((addr & 0xFFF) << 32) | (data & 0xFFFFFFFF):016x}"
 
 
-def host_script(prog_base: int, prog_count: int, window: tuple[int, int], *, start: bool = True,
-                extra: Sequence[tuple[int, int, int]] = ()) -> tuple[list[str], list[str]]:
-    """The register accesses of one run; returns (script lines, names of the values read)."""
+def host_script(programs: Sequence[tuple[int, int]], window: tuple[int, int], *,
+                extra: Sequence[tuple[int, int, int]] = ()) -> tuple[list[str], list[list[str]]]:
+    """The register accesses of a run of ``programs`` (base, count), one after another.
+
+    Returns the script lines and, per program, the names of the registers read after it
+    (STATUS, ERR_CODE, every counter as _LO/_HI). ``extra`` records go after the set-up of the
+    first program and before its START (raw (op, addr, data) host records).
+    """
     from eftrain import csr
 
     off = csr.word_offsets()
     lines: list[str] = []
-    reads: list[str] = []
+    reads: list[list[str]] = []
 
     def wr(name: str, value: int) -> None:
         lines.append(_rec(OP_WRITE, off[name], value))
 
     def rd(name: str) -> None:
         lines.append(_rec(OP_READ, off[name]))
-        reads.append(name)
+        reads[-1].append(name)
 
     wr("WINDOW_BASE_LO", window[0] & 0xFFFFFFFF)
     wr("WINDOW_BASE_HI", window[0] >> 32)
     wr("WINDOW_LIMIT_LO", window[1] & 0xFFFFFFFF)
     wr("WINDOW_LIMIT_HI", window[1] >> 32)
-    wr("PROG_BASE_LO", prog_base & 0xFFFFFFFF)
-    wr("PROG_BASE_HI", prog_base >> 32)
-    wr("PROG_COUNT", prog_count)
     wr("IRQ_ENABLE", csr.encode("IRQ_ENABLE", DONE=1, ERROR=1))
-    for op, addr, data in extra:
-        lines.append(_rec(op, addr, data))
-    if start:
+    for i, (base, count) in enumerate(programs):
+        reads.append([])
+        wr("PROG_BASE_LO", base & 0xFFFFFFFF)
+        wr("PROG_BASE_HI", base >> 32)
+        wr("PROG_COUNT", count)
+        if i == 0:
+            lines.extend(_rec(op, addr, data) for op, addr, data in extra)
         wr("CTRL", csr.encode("CTRL", CLEAR_COUNTERS=1, START=1))
         lines.append(_rec(OP_WAIT_IRQ))
-    rd("STATUS")
-    rd("ERR_CODE")
-    for name in COUNTERS:
-        rd(f"{name}_LO")
-        rd(f"{name}_HI")
-    wr("IRQ_STATUS", csr.encode("IRQ_STATUS", DONE=1, ERROR=1))
+        rd("STATUS")
+        rd("ERR_CODE")
+        for name in COUNTERS:
+            rd(f"{name}_LO")
+            rd(f"{name}_HI")
+        wr("IRQ_STATUS", csr.encode("IRQ_STATUS", DONE=1, ERROR=1))
     lines.append(_rec(OP_END))
     return lines, reads
 
@@ -209,13 +215,26 @@ async def top_fast_run(dut: Any) -> None:
     await ClockCycles(dut.clk, 2)
 
 
-def run_program(cfg: Any, regions: Sequence[tuple[int, np.ndarray]], prog_base: int, prog_count: int,
-                window: tuple[int, int], *, dump: tuple[int, int] | None = None, knobs: Knobs = Knobs(),
-                max_cycles: int = 50_000_000, name: str | None = None, waves: bool | None = None,
-                extra: Sequence[tuple[int, int, int]] = (), start: bool = True) -> TopResult:
-    """Load ``regions`` into the model's DRAM, run the program, return what it left.
+@dataclass
+class ProgramResult:
+    """Registers read after one program stopped."""
 
-    ``dump``: byte range read back (default: from the lowest to the highest region end).
+    status: dict[str, int]
+    err_code: int
+    err_index: int
+    counters: dict[str, int]
+
+
+def run_programs(cfg: Any, regions: Sequence[tuple[int, np.ndarray]],
+                 programs: Sequence[tuple[int, int]], window: tuple[int, int], *,
+                 dump: tuple[int, int] | None = None, knobs: Knobs = Knobs(),
+                 max_cycles: int = 50_000_000, name: str | None = None, waves: bool | None = None,
+                 extra: Sequence[tuple[int, int, int]] = ()) -> tuple[TopResult, list[ProgramResult]]:
+    """Load ``regions`` into the model's DRAM, run ``programs`` one after another.
+
+    Returns the run (memory after the last program, ``dump`` byte range: default from the lowest
+    to the highest region end) and each program's registers. A program that did not stop within
+    ``max_cycles`` cycles of the whole run leaves ``TopResult.finished`` False.
     """
     from eftrain import csr
     from eftrain.config import preset
@@ -225,7 +244,7 @@ def run_program(cfg: Any, regions: Sequence[tuple[int, np.ndarray]], prog_base: 
     sim = _sim()
     model = build_model(c, waves)
     work = sim.run_dir(model, name)
-    lines, reads = host_script(prog_base, prog_count, window, start=start, extra=extra)
+    lines, reads = host_script(programs, window, extra=extra)
     (work / "host.hex").write_text("\n".join(lines) + "\n")
     (work / "mem_in.hex").write_text(memory_image(regions, wpb))
     for f in ("host_out.hex", "mem_out.hex"):
@@ -247,15 +266,32 @@ def run_program(cfg: Any, regions: Sequence[tuple[int, np.ndarray]], prog_base: 
                  f"+fault_resp={knobs.fault[2]}"]
     sim.run(model, test_module="tb.top.runner", testcase="top_fast_run", directory=work,
             plusargs=plus)
-    res = [int(t, 16) for t in (work / "host_out.hex").read_text().split() if not t.startswith(("@", "//"))]
-    values = dict(zip(reads, res[5:5 + len(reads)], strict=True))
-    counters = {n: values[f"{n}_LO"] | (values[f"{n}_HI"] << 32) for n in COUNTERS}
-    err = csr.decode("ERR_CODE", values["ERR_CODE"])
+    res = [int(t, 16) for t in (work / "host_out.hex").read_text().split()
+           if not t.startswith(("@", "//"))]
+    values = res[5:]
+    per: list[ProgramResult] = []
+    for names in reads:
+        if len(values) < len(names):
+            break                       # timed out before this program's reads
+        got = dict(zip(names, values[:len(names)], strict=True))
+        values = values[len(names):]
+        err = csr.decode("ERR_CODE", got["ERR_CODE"])
+        per.append(ProgramResult(
+            status=csr.decode("STATUS", got["STATUS"]), err_code=err["CODE"], err_index=err["INDEX"],
+            counters={n: got[f"{n}_LO"] | (got[f"{n}_HI"] << 32) for n in COUNTERS}))
     mem = _read_dump(work / "mem_out.hex", wpb, d_hi - d_lo)
-    return TopResult(
-        finished=res[0] == 0, status=csr.decode("STATUS", values["STATUS"]), err_code=err["CODE"],
-        err_index=err["INDEX"], counters=counters, cycles=res[1], irq_cycle=res[4],
-        mem_base=MEM_BASE + d_lo * beat, mem=mem)
+    last = per[-1] if per else ProgramResult({}, 0, 0, {})
+    top = TopResult(finished=res[0] == 0, status=last.status, err_code=last.err_code,
+                    err_index=last.err_index, counters=last.counters, cycles=res[1], irq_cycle=res[4],
+                    mem_base=MEM_BASE + d_lo * beat, mem=mem)
+    return top, per
+
+
+def run_program(cfg: Any, regions: Sequence[tuple[int, np.ndarray]], prog_base: int, prog_count: int,
+                window: tuple[int, int], **kw: Any) -> TopResult:
+    """:func:`run_programs` with one program; the TopResult carries its registers."""
+    top, _ = run_programs(cfg, regions, [(prog_base, prog_count)], window, **kw)
+    return top
 
 
 def run_layer(cfg: Any, lp: Any, *, knobs: Knobs = Knobs(), name: str | None = None,
