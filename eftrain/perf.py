@@ -8,7 +8,8 @@ on-chip buffers. The model is the timing contract the RTL follows; every timing 
 is a named field of :class:`Timing` (derived from :class:`~eftrain.config.HwConfig` by
 :meth:`Timing.from_config`, overridable for calibration against the RTL).
 
-Engine (compute cycles of one *step* = one row tile x one reduction tile)
+Engine (compute cycles of one *step* = one row tile x one reduction tile of one image, or
+of the whole batch for a folded layer, whose one row holds the batch: see below)
     FP / BP: per cycle one output pixel, one kernel position, ``Tm x Tn`` products, a
     ``Tn``-input adder tree per output lane, accumulate into the output buffer. Kernel
     positions outer, pixels inner, II = 1::
@@ -37,11 +38,12 @@ Loop order (weights stay on chip across the batch)
 
         for mt in ceil(M/Tm):                       # output-lane tiles
           for chunk of input-channel tiles (at most w_buf_depth // (K*K) tiles; DSE picks):
-            for b in batch:
+            for b in images:                        # the batch; ONE image when folded
               for row tile (Tr output rows, full width):
                 [chunk > 0: load the partial output tile back]
                 for nt in chunk: [first image and row tile: load weight tile (mt, nt)]
-                                 load input tile (Tn channels, rows incl. halo clipped to the map)
+                                 load input tile (Tn channels: the rows of the map inside
+                                                  the tile's window; the rest is zero-filled)
                                  compute
                 store the output tile (Tm channels x Tr rows)
 
@@ -52,17 +54,29 @@ Loop order (weights stay on chip across the batch)
     combine, then the chunk's dW tiles are stored one per step during the next chunk's
     first steps (the last chunk's after the end).
 
-    Buffers (per lane, one bank of each double buffer): input tile ``rows * buf_width <=
-    in_buf_depth`` with ``buf_width = W + 2P`` (FP, WU) or ``OW + 2*ceil(max(0, K-1-P)/S)``
-    (BP: the ``dy`` rows with the transposed convolution's padding; zero-inserted rows and
-    columns are generated, not stored); output tile ``Tr * (output width) <= out_buf_depth``
-    (WU keeps its ``dy`` tile there); weights ``chunk * K*K <= w_buf_depth`` (WU:
-    ``chunk * K*K*L``).
+Geometry and buffers (:mod:`eftrain.tiling`, the one definition the hardware checks)
+    The phase is laid out as :func:`eftrain.tiling.phase_geometry` says and a tiling
+    ``(Tr, chunk)`` is legal exactly when :func:`eftrain.tiling.check` accepts it. Per lane,
+    one bank of each double buffer: the input tile is the full padded window whatever the
+    row tile's position, ``((Tr-1)*S + K) x (W + 2P)`` words in FP and WU, and
+    ``(Tr + K - 1) x (W + K - 1)`` in BP (a window of the zero-inserted, padded gradient map:
+    the DMA loads only the ``dy`` rows inside it, zero-inserted and padding positions are
+    zero-filled); the output tile is ``Tr x (output width) <= out_buf_depth`` (WU keeps its
+    ``dy`` tile there); weights ``chunk * K*K <= w_buf_depth`` (WU: ``chunk * K*K*L``
+    partial sums), ``chunk <= ceil(reduction / Tn)``.
+
+    *Folded* layers (``H = W = K = S = 1, P = 0``: every FC layer, :func:`fc_layer`) fold
+    the batch into the width: the engine sees ONE image of ``1 x B`` pixels (``Tr = 1``, one
+    row tile), so a step covers the whole batch. Their map tiles stay in the DRAM layout
+    ``[B][ceil(C/Tn)][1][1][Tn]``: pixel ``b`` of channel block ``c`` at word
+    ``(b*ceil(C/Tn) + c)*Tn``, so a tile transfer is one run per pixel, ``B`` ranges (one
+    range when the tile covers every channel block and the runs touch).
 
 DMA and the double-buffered pipeline
     Every tile of every tensor is one DMA transfer costing ``dma_startup + dram_latency +
     beats`` cycles (bursts are pipelined, outstanding, so the latency is paid once per
-    transfer), plus ``range_overhead`` per extra contiguous range. Ranges and words follow
+    transfer; the DMA issues one command per contiguous range, back to back with several
+    queued), plus ``range_overhead`` per extra range (0 until calibrated). Ranges and words follow
     :mod:`eftrain.golden.layout` exactly (the reshaped layout rounds boxes out to whole
     channel blocks / weight tiles; the plain layout needs one range per channel or per
     output channel). The pipeline is lock-step: while step ``i`` computes, the DMA stores
@@ -77,13 +91,16 @@ DMA and the double-buffered pipeline
     step-by-step reference the tests compare it with (equal to the cycle).
 
 DSE
-    Per layer and phase, :func:`choose_tiling` evaluates every legal row-tile height Tr
-    (buffer limits) with every chunk size ``ceil(NT/k)`` the weight buffer allows (``NT``
-    reduction tiles, ``k`` chunks) and keeps the fastest (ties: fewer DRAM bytes, taller
-    tiles, fewer chunks). Fewer, longer chunks are usually best, but in WU a long last chunk
-    delays the final dW write-back; searching all chunk counts makes the choice monotone:
-    a deeper buffer only adds candidates, so it never predicts more cycles. The whole
-    VGG-16 takes well under a second per phase.
+    Per layer and phase, :func:`choose_tiling` evaluates every legal tiling
+    (:func:`legal_tilings`: each row-tile height Tr with each chunk size the rules allow)
+    and keeps the fastest (ties: fewer DRAM bytes, taller tiles, fewer chunks, then the
+    most balanced chunks). Fewer, longer chunks are usually best, but in WU a long last
+    chunk delays the final dW write-back (an uneven split with a short last chunk can then
+    match the cycles of more chunks with fewer DRAM bytes). Searching every legal tiling
+    makes the choice monotone: a deeper buffer only adds candidates, so it never predicts
+    more cycles. The choice always passes :func:`eftrain.tiling.check`
+    (:func:`eftrain.descriptors.with_tiling` puts it into a descriptor). The whole VGG-16
+    takes well under a second per phase.
 
 Comparison with the EF-Train paper's own model
 ----------------------------------------------
@@ -94,9 +111,11 @@ stays that of the 16 x 16 build (input/output buffers x 16/24: 5461 and 2730 wor
 buffer x 256/576: 512 words). There, FP + BP + WU of the 13 layers (BP of conv1_1 left out:
 an iteration never needs the image gradient) give **92.6 GFLOPS** (80.4 %), 3.5 % above
 the paper: FP 90.9, BP 96.6, WU 90.6 GFLOPS. Other ways to average: counting conv1_1's BP
-too, 91.4; the arithmetic mean of the 13 per-layer GFLOPS, 90.8. (The variant figures
-below (93.0, 91.7, 72.7, 94.4) were computed before the compute constants were set to the
-RTL engine's tile formula, which moved the headline from 92.7 to 92.6.) What differs:
+too, 91.3; the arithmetic mean of the 13 per-layer GFLOPS, 90.8. (Setting the compute
+constants to the RTL engine's tile formula moved the headline from 92.7 to 92.6; adopting
+the hardware's tiling rules, :mod:`eftrain.tiling`, moved no VGG-16 figure: with K = 3,
+S = P = 1 the full padded input window is what an interior row tile needed anyway. All
+figures here are recomputed with both.) What differs:
 
 * Ceiling: VGG-16's widths (64 ... 512) are not multiples of 24, so even a model with no
   DMA, fill or hazard cost tops out at 99.3 GFLOPS (:func:`compute_ceiling`); conv1_1
@@ -106,13 +125,13 @@ RTL engine's tile formula, which moved the headline from 92.7 to 92.6.) What dif
   because the scaled output buffer holds only 12 rows of 224, so every output tile is
   stored after 3 reduction steps, and the reshaped layout moves the padding lanes of the
   last channel block (conv1_1 moves 24 lanes for 3 channels). Keeping the 16 x 16 build's
-  per-lane depths instead (more BRAM) gives 93.0 GFLOPS.
+  per-lane depths instead (more BRAM) gives 93.1 GFLOPS.
 * DMA: the reference sequences 4 AXI DMA engines from the ARM tile by tile, ~400 cycles of
   start-up per transfer, 4 words per cycle; ours is one internal DMA, 4 words per beat
   (128-bit bus), 16 + 40 cycles per transfer, outstanding bursts. With a 400-cycle start-up
-  our model still gives 91.7 GFLOPS: at batch 16 almost every tile is compute bound, so
+  our model still gives 91.6 GFLOPS: at batch 16 almost every tile is compute bound, so
   start-up explains little of the gap. Charging the start-up per contiguous range, as a
-  host-sequenced DMA must, separates the layouts: reshaped 91.7, plain NCHW 72.7 GFLOPS
+  host-sequenced DMA must, separates the layouts: reshaped 91.6, plain NCHW 72.7 GFLOPS
   (the paper's reshaping claim). With our DMA (no per-range cost) the plain layout is even
   slightly faster (94.4) since it moves no padding lanes: here reshaping pays off in AXI
   bursts (about 2x fewer on VGG-16, :func:`dram_traffic`), not in cycles.
@@ -131,7 +150,7 @@ batch-inner weight reuse, it should not be.
 
 At the ``zcu102`` preset (16 x 16), batch 16, VGG-16 reaches 97.4 % (FP), 99.8 % (BP,
 conv1_1 excluded) and 97.6 % (WU) utilization (total MACs / total cycles; every layer but
-conv1_1, at 18.7 % = 3/16 lanes, is at 98.9 % or more), 98.2 % and 50.3 GFLOPS for the
+conv1_1, at 18.7 % = 3/16 lanes, is at 98.7 % or more), 98.2 % and 50.3 GFLOPS for the
 iteration.
 """
 
@@ -146,6 +165,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from eftrain import engine_timing
+from eftrain import tiling as tiling_rules
 from eftrain.config import HwConfig, preset
 from eftrain.networks import ConvLayer, fc_layer, get_network, network_names
 
@@ -274,7 +294,18 @@ class Tiling:
 
 @dataclass(frozen=True)
 class TilingInfo:
-    """A resolved tiling with the buffer use it implies (words per lane, one bank)."""
+    """A resolved tiling with the buffer use it implies (words per lane, one bank), as
+    :func:`eftrain.tiling.phase_geometry` lays it out.
+
+    Attributes:
+        tr, chunk_tiles: the tiling (output rows per row tile, reduction tiles per chunk).
+        row_tiles, n_chunks, lane_tiles, red_tiles: tiles of the loop nest.
+        in_rows: rows of the input tile in the buffer (its full padded window).
+        in_buf_words, out_buf_words, w_buf_words: buffer words per lane the tiling uses.
+        images: image passes of the step loop (the batch; 1 for a folded layer).
+        width: output-map words per row (a folded layer: the batch).
+        folded: the batch is folded into the width (:func:`eftrain.tiling.folded`).
+    """
 
     tr: int
     row_tiles: int
@@ -286,6 +317,9 @@ class TilingInfo:
     in_buf_words: int
     out_buf_words: int
     w_buf_words: int
+    images: int
+    width: int
+    folded: bool
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -339,58 +373,100 @@ class LayerResult:
 
 
 class Transfer(NamedTuple):
-    """One DMA transfer of a tile: tensor name, ``"read"``/``"write"`` and its box.
+    """One DMA transfer of a tile: tensor name, ``"read"``/``"write"``, its box and images.
 
     Tensors: ``x`` ``(B, N, H, W)``, ``y`` and ``dy`` ``(B, M, OH, OW)``, ``dx`` ``(B, N, H, W)``,
     ``w`` and ``dw`` ``(M, N, K, K)``. Feature-map boxes are ``(b, c0, c1, r0, r1, col0, col1)``,
-    weight boxes ``(m0, m1, n0, n1)``, as :mod:`eftrain.golden.layout` takes them.
+    weight boxes ``(m0, m1, n0, n1)``, as :mod:`eftrain.golden.layout` takes them (DRAM
+    coordinates). ``images``: the transfer moves the box in images ``b .. b + images - 1``
+    (more than one only for a folded layer's maps, whose tile spans the whole batch); its
+    contiguous ranges are those of the per-image boxes, merged where adjacent.
     """
 
     tensor: str
     direction: str
     box: tuple[int, ...]
+    images: int = 1
 
 
 # ---------------------------------------------------------------------------------------------
-# geometry and tiling
+# geometry and tiling (the rules are eftrain.tiling's; this section only applies them)
 
 
 @dataclass(frozen=True)
 class _Geom:
-    """A layer phase as the engine sees it."""
+    """A layer phase as the engine sees it: :func:`eftrain.tiling.phase_geometry` plus the
+    tensors it moves and how its maps sit in DRAM."""
 
     layer: ConvLayer
     phase: str
-    lanes: int  # channels on the Tm output lanes
-    red: int  # channels on the Tn reduction (tree / WU n) lanes
-    rows: int  # rows of the row-tiled map
-    width: int  # its width
-    in_rows: int  # rows of the streamed input map
-    in_width: int  # its width
-    buf_width: int  # input-buffer words per stored row
+    pg: tiling_rules.PhaseGeometry
+    batch: int  # images in DRAM
     in_tensor: str
     out_tensor: str
     w_tensor: str
+    in_cols: int  # DRAM columns of the streamed input map
+    out_cols: int  # DRAM columns of the output map
+
+    # the engine's view (a folded layer: ONE image of 1 x batch pixels)
+    @property
+    def lanes(self) -> int:
+        return self.pg.lanes
+
+    @property
+    def red(self) -> int:
+        return self.pg.red
+
+    @property
+    def rows(self) -> int:
+        return self.pg.rows
+
+    @property
+    def width(self) -> int:
+        return self.pg.width
+
+    @property
+    def in_rows(self) -> int:
+        return self.pg.in_rows
+
+    @property
+    def buf_width(self) -> int:
+        return self.pg.buf_width
+
+    @property
+    def images(self) -> int:
+        """Image passes of the step loop (1 when folded)."""
+        return self.pg.images
+
+    @property
+    def span(self) -> int:
+        """DRAM images one feature-map transfer covers (the whole batch when folded)."""
+        return self.batch if self.pg.folded else 1
 
 
-def _geom(layer: ConvLayer, phase: str) -> _Geom:
+def _check_batch(batch: object) -> None:
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+
+
+def _geom(layer: ConvLayer, phase: str, cfg: HwConfig, batch: int) -> _Geom:
     if not isinstance(layer, ConvLayer):
         raise ValueError(f"layer must be a ConvLayer, got {type(layer).__name__}")
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+    _check_batch(batch)
     L = layer
-    if phase == "fp":
-        return _Geom(L, phase, L.m, L.n, L.oh, L.ow, L.h, L.w, L.w + 2 * L.p, "x", "y", "w")
-    if phase == "bp":
-        pad = _cdiv(max(0, L.k - 1 - L.p), L.s)
-        return _Geom(L, phase, L.n, L.m, L.h, L.w, L.oh, L.ow, L.ow + 2 * pad, "dy", "dx", "w")
-    if phase == "wu":
-        return _Geom(L, phase, L.m, L.n, L.oh, L.ow, L.h, L.w, L.w + 2 * L.p, "x", "dy", "dw")
-    raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+    pg = tiling_rules.phase_geometry(phase, cfg, batch, L.m, L.n, L.h, L.w, L.k, L.s, L.p)
+    tensors = {"fp": ("x", "y", "w", L.w, L.ow), "bp": ("dy", "dx", "w", L.ow, L.w),
+               "wu": ("x", "dy", "dw", L.w, L.ow)}[phase]
+    return _Geom(L, phase, pg, batch, *tensors)
 
 
 def _in_rows(g: _Geom, r0: np.ndarray, r1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows ``[lo, hi)`` of the streamed input map that output rows ``[r0, r1)`` need."""
+    """Rows ``[lo, hi)`` of the streamed input map that output rows ``[r0, r1)`` need: the
+    rows the DMA loads (the rest of the input tile's padded window is zero-filled)."""
     k, s, p = g.layer.k, g.layer.s, g.layer.p
-    if g.phase == "bp":
+    if g.phase == "bp":  # gradient-map rows [r0, r0 + tr + K - 1) hold these dy rows
         lo = -((-(r0 + p - k + 1)) // s)
         hi = (r1 - 1 + p) // s + 1
     else:
@@ -408,114 +484,117 @@ class _Plan:
     info: TilingInfo
     r0: np.ndarray  # (R,) first output row of each row tile
     r1: np.ndarray  # (R,) end row
-    lo: np.ndarray  # (R,) first input row
-    hi: np.ndarray  # (R,) end input row
+    lo: np.ndarray  # (R,) first input row loaded
+    hi: np.ndarray  # (R,) end input row loaded
     chunks: tuple[tuple[int, int], ...]  # reduction-tile ranges [t0, t1)
 
 
 def _max_chunk(g: _Geom, cfg: HwConfig) -> int:
-    per_tile = g.layer.k * g.layer.k * (cfg.acc_interleave if g.phase == "wu" else 1)
-    return cfg.w_buf_depth // per_tile
+    """Reduction tiles whose weights (WU: partial sums) fit the weight buffer at once."""
+    return cfg.w_buf_depth // g.pg.w_chunk_words(1, cfg.acc_interleave)
 
 
-def _plan(layer: ConvLayer, phase: str, cfg: HwConfig, tiling: Tiling) -> _Plan:
-    g = _geom(layer, phase)
-    tr = tiling.tr
-    if isinstance(tr, bool) or not isinstance(tr, int) or not 1 <= tr <= g.rows:
-        raise ValueError(f"tiling.tr must be an integer in 1..{g.rows} for {layer.name} {phase}, got {tr!r}")
-    r0 = np.arange(0, g.rows, tr, dtype=_I64)
-    r1 = np.minimum(r0 + tr, g.rows)
-    lo, hi = _in_rows(g, r0, r1)
-    in_rows = int((hi - lo).max())
-    red_tiles = _cdiv(g.red, cfg.tn)
-    max_fit = _max_chunk(g, cfg)
-    kk = layer.k * layer.k
-    if max_fit < 1:
-        need = kk * (cfg.acc_interleave if phase == "wu" else 1)
+def _verdict(g: _Geom, cfg: HwConfig, tr: int, chunk: int) -> str | None:
+    """:func:`eftrain.tiling.check` of this phase: ``None`` (legal), ``"field"`` or ``"buffer"``."""
+    return tiling_rules.check(g.pg, cfg, g.layer.k, g.layer.s, tr, chunk)
+
+
+def _chunks(red_tiles: int, chunk: int) -> tuple[tuple[int, int], ...]:
+    return tuple((t, min(t + chunk, red_tiles)) for t in range(0, red_tiles, chunk))
+
+
+def _plan(layer: ConvLayer, phase: str, cfg: HwConfig, tiling: Tiling, batch: int) -> _Plan:
+    g = _geom(layer, phase, cfg, batch)
+    pg, k, s = g.pg, layer.k, layer.s
+    tr, chunk = tiling.tr, tiling.chunk_tiles
+    if isinstance(tr, bool) or not isinstance(tr, int):
+        raise ValueError(f"tiling.tr must be an integer, got {tr!r}")
+    if chunk is None:  # as many as fit, balanced over the chunks
+        max_fit = _max_chunk(g, cfg)
+        if max_fit < 1:
+            raise ValueError(
+                f"{layer.name} {phase}: one weight tile needs {pg.w_chunk_words(1, cfg.acc_interleave)} "
+                f"words per lane, w_buf_depth is {cfg.w_buf_depth}"
+            )
+        chunk = _cdiv(pg.red_tiles, _cdiv(pg.red_tiles, max_fit))
+    elif isinstance(chunk, bool) or not isinstance(chunk, int):
+        raise ValueError(f"tiling.chunk_tiles must be an integer or None, got {chunk!r}")
+    verdict = _verdict(g, cfg, tr, chunk)
+    if verdict == "field":
         raise ValueError(
-            f"{layer.name} {phase}: one weight tile needs {need} words per lane, "
-            f"w_buf_depth is {cfg.w_buf_depth}"
+            f"{layer.name} {phase}: tiling tr={tr} chunk={chunk} out of range (tr in 1..{pg.rows}, "
+            f"chunk in 1..{pg.red_tiles}; eftrain.tiling rule 1)"
         )
-    if tiling.chunk_tiles is None:
-        n_chunks = _cdiv(red_tiles, max_fit)
-        chunk = _cdiv(red_tiles, n_chunks)
-    else:
-        chunk = tiling.chunk_tiles
-        if isinstance(chunk, bool) or not isinstance(chunk, int) or not 1 <= chunk <= max_fit:
-            raise ValueError(f"tiling.chunk_tiles must be an integer in 1..{max_fit}, got {chunk!r}")
-        chunk = min(chunk, red_tiles)
-    chunks = tuple((t, min(t + chunk, red_tiles)) for t in range(0, red_tiles, chunk))
+    if verdict == "buffer":
+        raise ValueError(
+            f"{layer.name} {phase}: tiling tr={tr} chunk={chunk} overflows a buffer (words per lane: "
+            f"input {pg.in_tile_words(tr, k, s)} = {pg.in_tile_rows(tr, k, s)} rows x {pg.buf_width} "
+            f"of {cfg.in_buf_depth}, output {pg.out_tile_words(tr)} of {cfg.out_buf_depth}, weights "
+            f"{pg.w_chunk_words(chunk, cfg.acc_interleave)} of {cfg.w_buf_depth}; eftrain.tiling rule 2)"
+        )
+    r0 = np.arange(0, pg.rows, tr, dtype=_I64)
+    r1 = np.minimum(r0 + tr, pg.rows)
+    lo, hi = _in_rows(g, r0, r1)
+    chunks = _chunks(pg.red_tiles, chunk)
     info = TilingInfo(
         tr=tr,
         row_tiles=len(r0),
         chunk_tiles=chunk,
         n_chunks=len(chunks),
-        lane_tiles=_cdiv(g.lanes, cfg.tm),
-        red_tiles=red_tiles,
-        in_rows=in_rows,
-        in_buf_words=in_rows * g.buf_width,
-        out_buf_words=tr * g.width,
-        w_buf_words=chunk * kk * (cfg.acc_interleave if phase == "wu" else 1),
+        lane_tiles=pg.lane_tiles,
+        red_tiles=pg.red_tiles,
+        in_rows=pg.in_tile_rows(tr, k, s),
+        in_buf_words=pg.in_tile_words(tr, k, s),
+        out_buf_words=pg.out_tile_words(tr),
+        w_buf_words=pg.w_chunk_words(chunk, cfg.acc_interleave),
+        images=pg.images,
+        width=pg.width,
+        folded=pg.folded,
     )
-    if info.in_buf_words > cfg.in_buf_depth:
-        raise ValueError(
-            f"{layer.name} {phase} Tr={tr}: input tile needs {info.in_buf_words} words per lane "
-            f"({in_rows} rows x {g.buf_width}), in_buf_depth is {cfg.in_buf_depth}"
-        )
-    if info.out_buf_words > cfg.out_buf_depth:
-        raise ValueError(
-            f"{layer.name} {phase} Tr={tr}: output tile needs {info.out_buf_words} words per lane, "
-            f"out_buf_depth is {cfg.out_buf_depth}"
-        )
     return _Plan(g, cfg, info, r0, r1, lo, hi, chunks)
 
 
-def _chunk_candidates(red_tiles: int, max_fit: int) -> list[int]:
-    """Chunk sizes the DSE tries: ``ceil(NT/k)`` for every chunk count ``k`` the buffer allows.
-
-    A deeper weight buffer allows more counts, so its candidates include the shallower one's
-    (the DSE can never get worse with more buffer).
-    """
-    k_min = _cdiv(red_tiles, max_fit)
-    return sorted({_cdiv(red_tiles, k) for k in range(k_min, red_tiles + 1)}, reverse=True)
-
-
 def _rechunk(plan: _Plan, chunk: int) -> _Plan:
-    """``plan`` with a different chunk size (same rows, so the same DMA tables)."""
-    nt = plan.info.red_tiles
-    chunks = tuple((t, min(t + chunk, nt)) for t in range(0, nt, chunk))
-    per_tile = plan.info.w_buf_words // plan.info.chunk_tiles
-    info = replace(plan.info, chunk_tiles=chunk, n_chunks=len(chunks), w_buf_words=chunk * per_tile)
+    """``plan`` with a different (legal) chunk size (same rows, so the same DMA tables)."""
+    chunks = _chunks(plan.info.red_tiles, chunk)
+    w_words = plan.g.pg.w_chunk_words(chunk, plan.cfg.acc_interleave)
+    info = replace(plan.info, chunk_tiles=chunk, n_chunks=len(chunks), w_buf_words=w_words)
     return replace(plan, info=info, chunks=chunks)
 
 
-def check_tiling(layer: ConvLayer, phase: str, cfg: HwConfig | str, tiling: Tiling) -> TilingInfo:
-    """Validate ``tiling`` against the buffer limits; return the resolved :class:`TilingInfo`."""
-    return _plan(layer, phase, preset(cfg), tiling).info
+def check_tiling(layer: ConvLayer, phase: str, cfg: HwConfig | str, tiling: Tiling,
+                 batch: int = 1) -> TilingInfo:
+    """Validate ``tiling`` with :func:`eftrain.tiling.check` (``ValueError`` if the hardware
+    would reject it); return the resolved :class:`TilingInfo`. ``batch`` matters for folded
+    layers only (their row is the batch)."""
+    return _plan(layer, phase, preset(cfg), tiling, batch).info
 
 
-def _legal_rows(layer: ConvLayer, phase: str, cfg: HwConfig) -> list[_Plan]:
-    """Plans of every row-tile height that fits the buffers (default chunking)."""
-    g = _geom(layer, phase)
-    out: list[_Plan] = []
-    for tr in range(1, g.rows + 1):
-        if tr * g.width > cfg.out_buf_depth:
-            break
-        try:
-            out.append(_plan(layer, phase, cfg, Tiling(tr)))
-        except ValueError:
-            continue
-    return out
+def _legal_rows(layer: ConvLayer, phase: str, cfg: HwConfig, batch: int) -> list[_Plan]:
+    """Plans (default chunking) of every row-tile height some chunk size makes legal.
+
+    The weight rule does not depend on ``tr``, so ``tr`` is legal with some chunk exactly
+    when it is legal with one reduction tile per chunk.
+    """
+    g = _geom(layer, phase, cfg, batch)
+    return [_plan(layer, phase, cfg, Tiling(tr), batch)
+            for tr in range(1, g.rows + 1) if _verdict(g, cfg, tr, 1) is None]
 
 
-def legal_tilings(layer: ConvLayer, phase: str, cfg: HwConfig | str) -> list[Tiling]:
-    """The DSE's candidates: every row-tile height that fits the buffers x every chunk size."""
+def _chunk_sizes(plan: _Plan) -> range:
+    """Every chunk size :func:`eftrain.tiling.check` accepts with this plan's rows, largest first."""
+    return range(min(plan.info.red_tiles, _max_chunk(plan.g, plan.cfg)), 0, -1)
+
+
+def legal_tilings(layer: ConvLayer, phase: str, cfg: HwConfig | str, batch: int = 1) -> list[Tiling]:
+    """Every tiling the hardware accepts (:func:`eftrain.tiling.check`): the DSE's candidates.
+
+    Row tiles from short to tall, chunk sizes from large to small; ``batch`` matters for
+    folded layers only.
+    """
     c = preset(cfg)
-    out: list[Tiling] = []
-    for plan in _legal_rows(layer, phase, c):
-        for ct in _chunk_candidates(plan.info.red_tiles, _max_chunk(plan.g, c)):
-            out.append(Tiling(plan.info.tr, ct))
-    return out
+    return [Tiling(plan.info.tr, ct)
+            for plan in _legal_rows(layer, phase, c, batch) for ct in _chunk_sizes(plan)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -523,21 +602,26 @@ def legal_tilings(layer: ConvLayer, phase: str, cfg: HwConfig | str) -> list[Til
 
 
 def _fmap_xfer(
-    kind: str, shape: Sequence[int], cb: int, c0: Any, c1: Any, r0: Any, r1: Any
+    kind: str, shape: Sequence[int], cb: int, c0: Any, c1: Any, r0: Any, r1: Any, images: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Ranges and words per range of full-width feature-map boxes (arrays broadcast)."""
-    _, _, h, w = shape
+    """Ranges and words per range of full-width feature-map boxes (arrays broadcast) moved in
+    ``images`` consecutive images (a folded map's tile: the whole batch)."""
+    _, c, h, w = shape
     c0, c1, r0, r1 = (np.asarray(v, dtype=_I64) for v in (c0, c1, r0, r1))
     rows = r1 - r0
     full = (r0 == 0) & (r1 == h)
     if kind == "reshaped":
-        units, unit = -((-c1) // cb) - c0 // cb, w * cb
+        b0, b1 = c0 // cb, -((-c1) // cb)
+        units, unit, whole = b1 - b0, w * cb, (b0 == 0) & (b1 == _cdiv(c, cb))
     elif kind == "plain":
-        units, unit = c1 - c0, w
+        units, unit, whole = c1 - c0, w, (c0 == 0) & (c1 == c)
     else:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     nr = np.where(full, 1, units)
     wpr = np.where(full, units * h * unit, rows * unit)
+    if images > 1:  # consecutive images are one run when the box is the whole image
+        join = full & whole
+        nr, wpr = np.where(join, 1, images * nr), np.where(join, images * wpr, wpr)
     empty = rows <= 0
     return np.where(empty, 0, nr), np.where(empty, 0, wpr)
 
@@ -588,7 +672,7 @@ def _transfer_cost(tr: Transfer, shapes: dict[str, tuple[int, int, int, int]], c
         nr, wpr = _w_xfer(kind, shape, cfg.tm, cfg.tn, m0, m1, n0, n1)
     else:
         _, c0, c1, r0, r1, _, _ = tr.box
-        nr, wpr = _fmap_xfer(kind, shape, cfg.tn, c0, c1, r0, r1)
+        nr, wpr = _fmap_xfer(kind, shape, cfg.tn, c0, c1, r0, r1, tr.images)
     cyc, words = _cost(nr, wpr, t)
     return int(cyc), int(words)
 
@@ -704,16 +788,16 @@ def _step_compute(plan: _Plan, t: Timing) -> np.ndarray:
 class _Tables:
     """Per-tile DMA cycles and words: input tiles (R, NT), weight tiles (MT, NT), output tiles (MT, R)."""
 
-    def __init__(self, plan: _Plan, batch: int, t: Timing, kind: str) -> None:
+    def __init__(self, plan: _Plan, t: Timing, kind: str) -> None:
         g, cfg = plan.g, plan.cfg
         L = g.layer
-        shapes = _shapes(L, batch)
+        shapes = _shapes(L, g.batch)
         nt = np.arange(plan.info.red_tiles, dtype=_I64)
         red0, red1 = nt * cfg.tn, np.minimum((nt + 1) * cfg.tn, g.red)
         mt = np.arange(plan.info.lane_tiles, dtype=_I64)
         lane0, lane1 = mt * cfg.tm, np.minimum((mt + 1) * cfg.tm, g.lanes)
         nr, wpr = _fmap_xfer(kind, shapes[g.in_tensor], cfg.tn, red0[None, :], red1[None, :],
-                             plan.lo[:, None], plan.hi[:, None])
+                             plan.lo[:, None], plan.hi[:, None], g.span)
         self.in_cost, self.in_words = _cost(nr, wpr, t)
         if g.phase == "bp":  # the weight box is (m = reduction tile, n = lane tile)
             nr, wpr = _w_xfer(kind, shapes["w"], cfg.tm, cfg.tn, red0[None, :], red1[None, :],
@@ -723,7 +807,7 @@ class _Tables:
                               red0[None, :], red1[None, :])
         self.w_cost, self.w_words = _cost(nr, wpr, t)
         nr, wpr = _fmap_xfer(kind, shapes[g.out_tensor], cfg.tn, lane0[:, None], lane1[:, None],
-                             plan.r0[None, :], plan.r1[None, :])
+                             plan.r0[None, :], plan.r1[None, :], g.span)
         self.out_cost, self.out_words = _cost(nr, wpr, t)
 
         arrays = (self.w_cost, self.w_words, self.out_cost, self.out_words)
@@ -762,7 +846,7 @@ def _runs(keys: Sequence[Any]) -> list[tuple[int, int]]:
     return out
 
 
-def _fast(plan: _Plan, batch: int, t: Timing, kind: str, tab: _Tables | None = None) -> _Seg:
+def _fast(plan: _Plan, t: Timing, kind: str, tab: _Tables | None = None) -> _Seg:
     """The whole layer phase as one :class:`_Seg` (``tab``: the plan's tables, if already built).
 
     Identical images, chunks and lane tiles (equal DMA costs) are combined by repetition, so
@@ -770,8 +854,9 @@ def _fast(plan: _Plan, batch: int, t: Timing, kind: str, tab: _Tables | None = N
     """
     g = plan.g
     wu = g.phase == "wu"
+    nb = g.images  # image passes (1 when folded: a step covers the whole batch)
     if tab is None:
-        tab = _Tables(plan, batch, t, kind)
+        tab = _Tables(plan, t, kind)
     comp_rt = _step_compute(plan, t)
     R = plan.info.row_tiles
     MT = plan.info.lane_tiles
@@ -878,11 +963,11 @@ def _fast(plan: _Plan, batch: int, t: Timing, kind: str, tab: _Tables | None = N
 
     def chunk_seq(mt: int, ci: int) -> _Seg:
         first = block(mt, ci, True)
-        if batch == 1:
+        if nb == 1:
             return last_image(first, mt, ci) if wu else first
         mid = block(mt, ci, False)
         last = last_image(mid, mt, ci) if wu else mid
-        s = first + mid * (batch - 2) if batch > 2 else first
+        s = first + mid * (nb - 2) if nb > 2 else first
         return s + last
 
     seq_cache: dict[tuple[Any, ...], _Seg] = {}
@@ -921,7 +1006,7 @@ class _Step:
     extra: list[Transfer] = field(default_factory=list)  # moved during the step (WU: previous dW)
 
 
-def _iter_steps(plan: _Plan, batch: int, t: Timing) -> Iterator[_Step]:
+def _iter_steps(plan: _Plan, t: Timing) -> Iterator[_Step]:
     g, cfg = plan.g, plan.cfg
     wu = g.phase == "wu"
     kk = g.layer.k * g.layer.k
@@ -940,40 +1025,41 @@ def _iter_steps(plan: _Plan, batch: int, t: Timing) -> Iterator[_Step]:
         (a0, a1), (b0, b1) = lanes(mt), red(nt)
         return (b0, b1, a0, a1) if g.phase == "bp" else (a0, a1, b0, b1)
 
+    nb, span = g.images, g.span  # folded: one pass, every transfer spans the batch
     pending: list[Transfer] = []  # WU: dW tiles of the previous chunk
     for mt in range(MT):
         m0, m1 = lanes(mt)
         for ci, (t0, t1) in enumerate(chunks):
             J = t1 - t0
-            for b in range(batch):
+            for b in range(nb):
                 for rt in range(R):
                     r0, r1 = int(plan.r0[rt]), int(plan.r1[rt])
                     lo, hi = int(plan.lo[rt]), int(plan.hi[rt])
-                    out_box = (b, m0, m1, r0, r1, 0, g.width)
+                    out_box = (b, m0, m1, r0, r1, 0, g.out_cols)
                     for j in range(J):
                         nt = t0 + j
                         n0, n1 = red(nt)
                         step = _Step(comp_rt[rt])
                         if hi > lo:
-                            in_box = (b, n0, n1, lo, hi, 0, g.in_width)
-                            step.loads.append(Transfer(g.in_tensor, "read", in_box))
+                            in_box = (b, n0, n1, lo, hi, 0, g.in_cols)
+                            step.loads.append(Transfer(g.in_tensor, "read", in_box, span))
                         if not wu:
                             if b == 0 and rt == 0:
                                 step.loads.append(Transfer("w", "read", wbox(mt, nt)))
                             if ci > 0 and j == 0:
-                                step.loads.append(Transfer(g.out_tensor, "read", out_box))
+                                step.loads.append(Transfer(g.out_tensor, "read", out_box, span))
                             if j == J - 1:
-                                step.stores.append(Transfer(g.out_tensor, "write", out_box))
+                                step.stores.append(Transfer(g.out_tensor, "write", out_box, span))
                         else:
                             if j == 0:
-                                step.loads.append(Transfer("dy", "read", out_box))
+                                step.loads.append(Transfer("dy", "read", out_box, span))
                             if b == 0:
                                 s = rt * J + j
                                 if s < R * J - 1:
                                     step.extra = pending[s : s + 1]
                                 else:
                                     step.extra = pending[s:]
-                            if b == batch - 1 and rt == R - 1 and j == J - 1:
+                            if b == nb - 1 and rt == R - 1 and j == J - 1:
                                 step.compute += J * (kk * t.combine_per_position + t.combine_latency)
                                 done = [Transfer("dw", "write", wbox(mt, x)) for x in range(t0, t1)]
                                 if mt == MT - 1 and ci == len(chunks) - 1:
@@ -986,20 +1072,19 @@ def _iter_steps(plan: _Plan, batch: int, t: Timing) -> Iterator[_Step]:
 def _resolve(layer: ConvLayer, phase: str, cfg: HwConfig | str, batch: int, tiling: Tiling | None,
              timing: Timing | None, kind: str) -> tuple[HwConfig, Timing, _Plan]:
     c = preset(cfg)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    _check_batch(batch)
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     t = timing if timing is not None else Timing.from_config(c)
     if tiling is None:
         tiling = choose_tiling(layer, phase, c, batch, timing=t, kind=kind)
-    return c, t, _plan(layer, phase, c, tiling)
+    return c, t, _plan(layer, phase, c, tiling, batch)
 
 
-def _result(plan: _Plan, batch: int, cycles: int, stats: Sequence[int]) -> PhaseResult:
+def _result(plan: _Plan, cycles: int, stats: Sequence[int]) -> PhaseResult:
     cfg = plan.cfg
     compute, load, store, rd, wr, nx, steps = (int(v) for v in stats)
-    macs = plan.g.layer.phase_macs(plan.g.phase, batch)
+    macs = plan.g.layer.phase_macs(plan.g.phase, plan.g.batch)
     return PhaseResult(
         phase=plan.g.phase,
         cycles=cycles,
@@ -1025,35 +1110,37 @@ def _result(plan: _Plan, batch: int, cycles: int, stats: Sequence[int]) -> Phase
 def choose_tiling(layer: ConvLayer, phase: str, cfg: HwConfig | str, batch: int = 1, *,
                   timing: Timing | None = None, kind: str = "reshaped") -> Tiling:
     """DSE over :func:`legal_tilings`: the fewest cycles (ties: fewer DRAM bytes, taller row
-    tiles, bigger chunks)."""
+    tiles, fewer chunks, then the most balanced chunks). The result passes
+    :func:`eftrain.tiling.check`; ``ValueError`` if no tiling does."""
     c = preset(cfg)
     t = timing if timing is not None else Timing.from_config(c)
-    _geom(layer, phase)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    g = _geom(layer, phase, c, batch)
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     # the name does not matter: identical layers (VGG's conv3_2 and conv3_3) share the search
     choice = _choose(replace(layer, name="", input_grad=True), phase, c, batch, t, kind)
     if choice is None:
-        g = _geom(layer, phase)
+        k, s = layer.k, layer.s
         raise ValueError(
-            f"{layer.name} {phase}: no row tile fits the buffers (one output row needs {g.width} words "
-            f"of out_buf_depth={c.out_buf_depth}, its input rows x {g.buf_width} words of "
-            f"in_buf_depth={c.in_buf_depth})"
+            f"{layer.name or 'layer'} {phase}: no row tile fits the buffers (one output row needs "
+            f"{g.width} words of out_buf_depth={c.out_buf_depth}, its input tile "
+            f"{g.pg.in_tile_rows(1, k, s)} rows x {g.buf_width} words of in_buf_depth={c.in_buf_depth}, "
+            f"one weight tile "
+            f"{g.pg.w_chunk_words(1, c.acc_interleave)} words of w_buf_depth={c.w_buf_depth})"
         )
     return choice
 
 
 @lru_cache(maxsize=1024)
 def _choose(layer: ConvLayer, phase: str, c: HwConfig, batch: int, t: Timing, kind: str) -> Tiling | None:
-    best: tuple[int, int, int, int] | None = None
+    best: tuple[int, int, int, int, int] | None = None
     choice: Tiling | None = None
-    for base in _legal_rows(layer, phase, c):
-        tab = _Tables(base, batch, t, kind)
-        for ct in _chunk_candidates(base.info.red_tiles, _max_chunk(base.g, c)):
-            seg = _fast(_rechunk(base, ct), batch, t, kind, tab)
-            score = (seg.cycles(), seg.stats[3] + seg.stats[4], -base.info.tr, -ct)
+    for base in _legal_rows(layer, phase, c, batch):
+        tab = _Tables(base, t, kind)
+        for ct in _chunk_sizes(base):
+            plan = _rechunk(base, ct)
+            seg = _fast(plan, t, kind, tab)
+            score = (seg.cycles(), seg.stats[3] + seg.stats[4], -base.info.tr, plan.info.n_chunks, ct)
             if best is None or score < best:
                 best, choice = score, Tiling(base.info.tr, ct)
     return choice
@@ -1074,8 +1161,8 @@ def model_layer(layer: ConvLayer, phase: str, cfg: HwConfig | str, batch: int = 
         kind: DRAM layout the transfers follow (``"reshaped"`` or ``"plain"``).
     """
     _, t, plan = _resolve(layer, phase, cfg, batch, tiling, timing, kind)
-    seg = _fast(plan, batch, t, kind)
-    return _result(plan, batch, seg.cycles(), seg.stats)
+    seg = _fast(plan, t, kind)
+    return _result(plan, seg.cycles(), seg.stats)
 
 
 def simulate_phase(layer: ConvLayer, phase: str, cfg: HwConfig | str, batch: int = 1, *,
@@ -1092,7 +1179,7 @@ def simulate_phase(layer: ConvLayer, phase: str, cfg: HwConfig | str, batch: int
             cyc, words = cyc + a, words + b
         return cyc, words
 
-    steps = list(_iter_steps(plan, batch, t))
+    steps = list(_iter_steps(plan, t))
     lc = [cost(s.loads) for s in steps]
     sc = [cost(s.stores) for s in steps]
     ec = [cost(s.extra) for s in steps]
@@ -1111,7 +1198,7 @@ def simulate_phase(layer: ConvLayer, phase: str, cfg: HwConfig | str, batch: int
         nx,
         len(steps),
     )
-    return _result(plan, batch, cycles, stats)
+    return _result(plan, cycles, stats)
 
 
 def tile_schedule(layer: ConvLayer, phase: str, cfg: HwConfig | str, batch: int = 1,
@@ -1125,7 +1212,7 @@ def tile_schedule(layer: ConvLayer, phase: str, cfg: HwConfig | str, batch: int 
     _, t, plan = _resolve(layer, phase, cfg, batch, tiling, None, "reshaped")
     prev: _Step | None = None
     cur: _Step | None = None
-    for nxt in _iter_steps(plan, batch, t):
+    for nxt in _iter_steps(plan, t):
         if cur is None:
             yield from nxt.loads
         else:
@@ -1174,13 +1261,27 @@ class DramTraffic:
         return asdict(self)
 
 
+def _ranges(layout: Any, item: Transfer) -> list[tuple[int, int]]:
+    """The contiguous word ranges of one transfer in ``layout`` (an
+    :mod:`eftrain.golden.layout` layout of the transfer's tensor): the box's ranges in each of
+    its images, merged where adjacent (a folded map's tile spans the batch)."""
+    if item.images == 1:
+        return layout.ranges(item.box)
+    from eftrain.golden import layout as lay
+
+    b0, *rest = item.box
+    return lay.merge_ranges(r for b in range(b0, b0 + item.images) for r in layout.ranges((b, *rest)))
+
+
 def dram_traffic(layer: ConvLayer, phase: str, cfg: HwConfig | str, batch: int = 1,
                  kind: str = "reshaped", *, tiling: Tiling | None = None,
                  timing: Timing | None = None) -> DramTraffic:
     """Bursts, beats and bytes of :func:`tile_schedule` mapped through the ``kind`` layout.
 
-    The tiling (default: the DSE choice for the reshaped layout) is the same for both layouts,
-    so the two counts compare the layouts on one schedule.
+    A transfer's ranges are its box's ranges in each of its images, merged where adjacent (a
+    folded map's tile spans the batch: one run per pixel unless the runs touch). The tiling
+    (default: the DSE choice for the reshaped layout) is the same for both layouts, so the
+    two counts compare the layouts on one schedule.
     """
     from eftrain.golden import layout as lay
 
@@ -1195,15 +1296,15 @@ def dram_traffic(layer: ConvLayer, phase: str, cfg: HwConfig | str, batch: int =
             layouts[name] = lay.weight_layout(c, shape, kind)  # type: ignore[arg-type]
         else:
             layouts[name] = lay.fmap_layout(c, shape, kind)  # type: ignore[arg-type]
-    memo: dict[tuple[str, tuple[int, ...]], tuple[int, int, int, int, int, int]] = {}
+    memo: dict[tuple[str, tuple[int, ...], int], tuple[int, int, int, int, int, int]] = {}
     totals = [0] * 9  # transfers ranges bursts beats bytes rbursts wbursts words dma_cyc_range
     dma_cycles = 0
     fixed = t.dma_startup + t.dram_latency
     for item in tile_schedule(layer, phase, c, batch, tiling):
-        key = (item.tensor, item.box)
+        key = (item.tensor, item.box, item.images)
         got = memo.get(key)
         if got is None:
-            ranges = layouts[item.tensor].ranges(item.box)
+            ranges = _ranges(layouts[item.tensor], item)
             tc = lay.count_traffic(ranges, c)
             words = sum(n for _, n in ranges)
             beats_words = sum(_cdiv(n, t.words_per_beat) for _, n in ranges)
@@ -1380,7 +1481,7 @@ def compute_ceiling(layers: Sequence[ConvLayer], cfg: HwConfig | str, batch: int
         for ph in phases:
             if ph == "bp" and not L.input_grad:
                 continue
-            g = _geom(L, ph)
+            pg = _geom(L, ph, c, batch).pg
             macs += L.phase_macs(ph, batch)
-            cycles += (_cdiv(g.lanes, c.tm) * _cdiv(g.red, c.tn) * L.k * L.k * g.rows * g.width * batch)
+            cycles += pg.lane_tiles * pg.red_tiles * pg.kk * pg.rows * pg.width * pg.images
     return 2.0 * macs * c.clock_mhz / (cycles * 1e3)

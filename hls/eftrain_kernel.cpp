@@ -8,23 +8,34 @@
 //
 //   ibuf[TN][IN_DEPTH]       input tile: one channel block (TN lanes) of a row tile with its halo
 //   obuf[TM][OUT_DEPTH]      output tile accumulators (FP/BP), the dy row tile (WU)
-//   wbuf[TM][TN][W_DEPTH]    weights of several input-channel tiles (FP/BP), kept on chip for
-//                            the whole batch; the L interleaved partial sums of dW (WU)
+//   wbuf[TM][TN][W_DEPTH]    the weights of a chunk of reduction tiles (FP/BP), kept on chip for
+//                            the whole batch; the L interleaved partial sums of dW of a chunk (WU)
 //
-// FP   for each output-channel tile mt, for each chunk of input-channel tiles whose weights fit
-//      in wbuf: load the weights once, then for each image b and row tile: start the
-//      accumulators (bias, -0.0, or the previous chunk's partial sums read back from dst), and
-//      for each input-channel tile nt of the chunk: load the input rows (with halo and
-//      zero padding), run the array over kh, kw, pixels; store the tile.
+// Tiling: the descriptor's (eftrain.tiling). The output map is cut into row tiles of `tr` rows
+// (full width; the last one may be shorter), the reduction tiles (TN channels each) into weight
+// chunks of `chunk` tiles (the last one may be shorter); validate() has checked that one row
+// tile's input rows (with halo), its output pixels and one chunk's weights fit the buffers.
+// A folded layer (H = W = K = S = 1, P = 0: every FC layer) runs as ONE image of 1 x batch
+// pixels (the batch folded into the width), through the same loops; its DRAM layout is
+// unchanged, only the word strides of the Map views differ.
+//
+// FP   for each output-channel tile mt, for each chunk of input-channel tiles: load the chunk's
+//      weights once, then for each image b and row tile: start the accumulators (bias, -0.0,
+//      or the previous chunk's partial sums read back from dst), and for each input-channel
+//      tile nt of the chunk: load the input rows (with halo and zero padding), run the array
+//      over kh, kw, pixels; store the tile.
 // BP   the same engine on the zero-inserted, padded gradient map with the weights flipped
 //      180 degrees and in/out swapped while they are loaded (DRAM weight layout unchanged).
-// WU   for each weight tile (mt, nt): the partial sums start at -0.0, the whole batch streams
-//      through (t = (b*OH + oh)*OW + ow selects partial t mod L), then a tree over the L
+// WU   for each output-channel tile mt, for each chunk of input-channel tiles nt: the chunk's
+//      partial sums start at -0.0, the whole batch streams through (for each image and row
+//      tile: load the dy tile once, then for each nt of the chunk its x tile; stream position
+//      t = (b*OH + oh)*OW + ow selects partial t mod L), then for each nt a tree over the L
 //      partials gives dW, written as one contiguous tile.
 //
 // Order contract (eftrain.golden.engine): every output element sees its products in the order
 // (input-channel tile, kh, kw), each the tree_sum over TN lanes with zero lanes taking part;
-// the loops below run exactly that order per element, whatever the row tiling or chunking.
+// a dW element its products in stream order t, bank t mod L. The loops below run exactly that
+// order per element, whatever the row tiling, the chunking or the folding.
 //
 // hls/README.md lists what synthesis still needs for RTL-like throughput (bursts, DATAFLOW).
 #include "eftrain_kernel.h"
@@ -96,6 +107,22 @@ inline void csim_check(uint64_t word, const char *what) {
 }
 #endif
 
+// A tile the loops are about to put in an on-chip buffer fits it (validate() has checked the
+// descriptor's tiling with the rules of eftrain.tiling; in C simulation this proves that the
+// rules and the loops agree: abort otherwise). Nothing in synthesis.
+inline void buffer_check(int words, int depth, const char *what) {
+#ifndef __SYNTHESIS__
+  if (words < 0 || words > depth) {
+    std::fprintf(stderr, "eftrain_kernel: %s of %d words per lane exceeds its buffer (%d)\n", what, words, depth);
+    std::abort();
+  }
+#else
+  (void)words;
+  (void)depth;
+  (void)what;
+#endif
+}
+
 inline uint32_t dram_read_bits(const uint32_t *mem, uint64_t word) {
 #ifndef __SYNTHESIS__
   csim_check(word, "read");
@@ -110,10 +137,42 @@ inline void dram_write(uint32_t *mem, uint64_t word, float v) {
   mem[word] = as_bits(v);
 }
 
-// Word of (b, c, h, w) in the reshaped feature-map layout [B][ceil(C/TN)][H][W][TN] at `base`.
-inline uint64_t fmap_word(uint64_t base, int C, int H, int W, int b, int c, int h, int w) {
-  const uint64_t block = uint64_t(b) * cdiv(C, TN) + c / TN;
-  return base + ((block * H + h) * W + w) * TN + c % TN;
+// A feature map in the reshaped layout [B][ceil(C/TN)][H][W][TN], as the engine sees it: C
+// channels of H x W pixels, with the word strides of an image, a channel block, a row and a
+// column. word(b, c, h, w) is the DRAM word of channel c of pixel (h, w) of image b.
+struct Map {
+  uint64_t base;                // word address
+  int C, H, W;                  // channels, rows, columns (folded: 1 row of `batch` columns)
+  uint64_t img, blk, row, col;  // word strides
+  uint64_t word(int b, int c, int h, int w) const {
+    return base + uint64_t(b) * img + uint64_t(c / TN) * blk + uint64_t(h) * row + uint64_t(w) * col + c % TN;
+  }
+};
+
+// The (B, C, H, W) map at word address `base`. Folded (H = W = 1): the engine sees one image of
+// 1 x B pixels; pixel b of that row is image b's only pixel, ceil(C/TN) * TN words after the
+// previous one (the DRAM layout is the same, only the strides differ).
+Map fmap(uint64_t base, int B, int C, int H, int W, bool fold) {
+  Map m;
+  m.base = base;
+  m.C = C;
+  const uint64_t lanes = uint64_t(cdiv(C, TN)) * TN;  // words of one pixel over all channel blocks
+  if (fold) {
+    m.H = 1;
+    m.W = B;
+    m.img = 0;
+    m.blk = TN;
+    m.row = 0;
+    m.col = lanes;
+  } else {
+    m.H = H;
+    m.W = W;
+    m.col = TN;
+    m.row = uint64_t(W) * TN;
+    m.blk = uint64_t(H) * m.row;
+    m.img = lanes * H * W;
+  }
+  return m;
 }
 
 // Word of w[m][n][kh][kw] in the reshaped weight layout [ceil(M/TM)][ceil(N/TN)][K][K][TM][TN].
@@ -173,37 +232,73 @@ Phase phase_of(uint32_t opcode) {
 
 bool is_fc(uint32_t opcode) { return opcode == OP_FC_FP || opcode == OP_FC_BP || opcode == OP_FC_WU; }
 
+// Whether a layer runs with the batch folded into the width (eftrain.tiling.folded).
+bool folded(const Desc &d) { return d.h == 1 && d.w == 1 && d.k == 1 && d.stride == 1 && d.pad == 0; }
+
+// The tiling geometry of a descriptor whose other fields are legal (eftrain.tiling.phase_geometry):
+// the output map (row-tiled, full width) and the input-buffer words per tile row.
+struct Geometry {
+  uint32_t rows;       // rows of the output map (FP y, BP dx, WU dy)
+  uint32_t width;      // its width
+  uint32_t buf_width;  // input-buffer words per tile row (FP/WU: W + 2P, BP: W + K - 1)
+  uint32_t red_tiles;  // reduction tiles: ceil(N / TN) (FP, WU), ceil(M / TN) (BP)
+};
+
+Geometry geometry_of(const Desc &d, Phase ph) {
+  const uint32_t oh = (d.h + 2 * d.pad - d.k) / d.stride + 1;
+  const uint32_t ow = (d.w + 2 * d.pad - d.k) / d.stride + 1;
+  const bool fold = folded(d);
+  Geometry g;
+  if (ph == PHASE_BP) {
+    g.rows = fold ? 1 : d.h;
+    g.width = fold ? d.batch : d.w;
+    g.buf_width = fold ? d.batch : d.w + d.k - 1;
+    g.red_tiles = uint32_t(cdiv64(d.m, TN));
+  } else {
+    g.rows = fold ? 1 : oh;
+    g.width = fold ? d.batch : ow;
+    g.buf_width = fold ? d.batch : d.w + 2 * d.pad;
+    g.red_tiles = uint32_t(cdiv64(d.n, TN));
+  }
+  return g;
+}
+
 struct Layer {
   Phase phase;
   bool bias;
-  int B, M, N, H, W, K, S, P, OH, OW;
-  uint64_t src0, src1, src2, dst;  // word addresses
+  int B, M, N, H, W, K, S, P, OH, OW;  // as the engine sees them (folded: B = 1, H = OH = 1, W = OW = batch)
+  int tr, chunk;                       // the descriptor's tiling
+  Map x;                               // N channels, H x W: FP x, BP dx, WU x
+  Map y;                               // M channels, OH x OW: FP y, BP dy, WU dy
+  uint64_t wts;                        // word address of the weights: FP/BP w, WU dw
+  uint64_t bias_base;                  // word address of the bias (FP with Flag.BIAS)
 };
 
 Layer layer_of(const Desc &d) {
   Layer L;
+  const bool fold = folded(d);
   L.phase = phase_of(d.opcode);
   L.bias = (d.flags & FLAG_BIAS) != 0;
-  L.B = int(d.batch);
+  L.B = fold ? 1 : int(d.batch);
   L.M = int(d.m);
   L.N = int(d.n);
-  L.H = int(d.h);
-  L.W = int(d.w);
+  L.H = fold ? 1 : int(d.h);
+  L.W = fold ? int(d.batch) : int(d.w);
   L.K = int(d.k);
   L.S = int(d.stride);
   L.P = int(d.pad);
   L.OH = (L.H + 2 * L.P - L.K) / L.S + 1;
   L.OW = (L.W + 2 * L.P - L.K) / L.S + 1;
-  L.src0 = d.src0 / 4;
-  L.src1 = d.src1 / 4;
-  L.src2 = d.src2 / 4;
-  L.dst = d.dst / 4;
+  L.tr = int(d.tr);
+  L.chunk = int(d.chunk);
+  // DRAM roles: FP x=src0 w=src1 bias=src2 y=dst; BP dy=src0 w=src1 dx=dst; WU x=src0 dy=src1 dw=dst.
+  const uint64_t x_addr = L.phase == PHASE_BP ? d.dst / 4 : d.src0 / 4;
+  const uint64_t y_addr = L.phase == PHASE_FP ? d.dst / 4 : L.phase == PHASE_BP ? d.src0 / 4 : d.src1 / 4;
+  L.x = fmap(x_addr, int(d.batch), L.N, int(d.h), int(d.w), fold);
+  L.y = fmap(y_addr, int(d.batch), L.M, L.OH, L.OW, fold);  // (fmap ignores H, W when folded)
+  L.wts = L.phase == PHASE_WU ? d.dst / 4 : d.src1 / 4;
+  L.bias_base = d.src2 / 4;
   return L;
-}
-
-// Output rows per tile: as many as both buffers hold (validation guarantees at least one).
-int row_tile(int out_rows, int out_cols, int in_cols, int K, int S) {
-  return imin(out_rows, imin(OUT_DEPTH / out_cols, (IN_DEPTH / in_cols - K) / S + 1));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -211,19 +306,20 @@ int row_tile(int out_rows, int out_cols, int in_cols, int K, int S) {
 // contiguous in the reshaped layout) per iteration.
 
 // Input tile for FP/WU: rows [row0, row0 + rows) x columns [col0, col0 + cols) of channel block
-// `blk` of image b of the C x H x W map at `base`, into ibuf[lane][r * cols + c]. row0/col0
-// may be negative: positions outside the map (padding) and lanes beyond C are +0.0.
-void load_input(const uint32_t *mem, float ibuf[TN][IN_DEPTH], uint64_t base, int C, int H, int W, int b,
-                int blk, int row0, int rows, int col0, int cols) {
+// `blk` of image b of map x, into ibuf[lane][r * cols + c]. row0/col0 may be negative:
+// positions outside the map (padding) and lanes beyond x.C are +0.0.
+void load_input(const uint32_t *mem, float ibuf[TN][IN_DEPTH], const Map &x, int b, int blk, int row0,
+                int rows, int col0, int cols) {
+  buffer_check(rows * cols, IN_DEPTH, "input tile");
   int r = 0, c = 0;
   for (int p = 0; p < rows * cols; ++p) {
 #pragma HLS PIPELINE II=1
     const int h = row0 + r, w = col0 + c;
-    const bool inside = h >= 0 && h < H && w >= 0 && w < W;
+    const bool inside = h >= 0 && h < x.H && w >= 0 && w < x.W;
     for (int j = 0; j < TN; ++j) {
 #pragma HLS UNROLL
       const int ch = blk * TN + j;
-      ibuf[j][p] = (inside && ch < C) ? dram_read(mem, fmap_word(base, C, H, W, b, ch, h, w)) : POS_ZERO;
+      ibuf[j][p] = (inside && ch < x.C) ? dram_read(mem, x.word(b, ch, h, w)) : POS_ZERO;
     }
     if (++c == cols) {
       c = 0;
@@ -233,20 +329,20 @@ void load_input(const uint32_t *mem, float ibuf[TN][IN_DEPTH], uint64_t base, in
 }
 
 // Input tile for BP: rows [row0, row0 + rows) of the gradient map dz of channel block `blk`:
-// dy (M x OH x OW at `base`, image b) with S-1 zeros between neighbouring pixels, placed at
-// row/column offset o = K-1-P in a +0.0 map of cols = W+K-1 columns (golden gradient_map()).
-void load_grad_map(const uint32_t *mem, float ibuf[TN][IN_DEPTH], uint64_t base, int M, int OH, int OW,
-                   int b, int blk, int row0, int rows, int cols, int o, int S) {
+// dy (map dy, image b) with S-1 zeros between neighbouring pixels, placed at row/column offset
+// o = K-1-P in a +0.0 map of cols = W+K-1 columns (golden gradient_map()).
+void load_grad_map(const uint32_t *mem, float ibuf[TN][IN_DEPTH], const Map &dy, int b, int blk, int row0,
+                   int rows, int cols, int o, int S) {
+  buffer_check(rows * cols, IN_DEPTH, "gradient-map tile");
   int r = 0, c = 0;
   for (int p = 0; p < rows * cols; ++p) {
 #pragma HLS PIPELINE II=1
     const int zr = row0 + r - o, zc = c - o;
-    const bool hit = zr >= 0 && zc >= 0 && zr % S == 0 && zc % S == 0 && zr / S < OH && zc / S < OW;
+    const bool hit = zr >= 0 && zc >= 0 && zr % S == 0 && zc % S == 0 && zr / S < dy.H && zc / S < dy.W;
     for (int j = 0; j < TN; ++j) {
 #pragma HLS UNROLL
       const int ch = blk * TN + j;
-      ibuf[j][p] = (hit && ch < M) ? dram_read(mem, fmap_word(base, M, OH, OW, b, ch, zr / S, zc / S))
-                                   : POS_ZERO;
+      ibuf[j][p] = (hit && ch < dy.C) ? dram_read(mem, dy.word(b, ch, zr / S, zc / S)) : POS_ZERO;
     }
     if (++c == cols) {
       c = 0;
@@ -255,20 +351,21 @@ void load_grad_map(const uint32_t *mem, float ibuf[TN][IN_DEPTH], uint64_t base,
   }
 }
 
-// A TM-lane row tile of a map (C channels, H x W, image b) into obuf[lane][r * W + c]: channels
-// ot*TM + i, rows [r0, r0 + rows). Lanes beyond C get fill[i]. Used to read back partial sums
-// (FP/BP chunks) and to load dy (WU).
-void load_out_rows(const uint32_t *mem, float obuf[TM][OUT_DEPTH], uint64_t base, int C, int H, int W, int b,
-                   int ot, int r0, int rows, float fill) {
+// A TM-lane row tile of map a (image b) into obuf[lane][r * a.W + c]: channels ot*TM + i, rows
+// [r0, r0 + rows). Lanes beyond a.C get `fill`. Used to read back partial sums (FP/BP chunks)
+// and to load dy (WU).
+void load_out_rows(const uint32_t *mem, float obuf[TM][OUT_DEPTH], const Map &a, int b, int ot, int r0,
+                   int rows, float fill) {
+  buffer_check(rows * a.W, OUT_DEPTH, "output tile");
   int r = 0, c = 0;
-  for (int p = 0; p < rows * W; ++p) {
+  for (int p = 0; p < rows * a.W; ++p) {
 #pragma HLS PIPELINE II=1
     for (int i = 0; i < TM; ++i) {
 #pragma HLS UNROLL
       const int ch = ot * TM + i;
-      obuf[i][p] = ch < C ? dram_read(mem, fmap_word(base, C, H, W, b, ch, r0 + r, c)) : fill;
+      obuf[i][p] = ch < a.C ? dram_read(mem, a.word(b, ch, r0 + r, c)) : fill;
     }
-    if (++c == W) {
+    if (++c == a.W) {
       c = 0;
       ++r;
     }
@@ -278,6 +375,7 @@ void load_out_rows(const uint32_t *mem, float obuf[TM][OUT_DEPTH], uint64_t base
 // Accumulators of a new output tile: bias[ot*TM + i] (FP with Flag.BIAS) or -0.0.
 void init_out(const uint32_t *mem, float obuf[TM][OUT_DEPTH], bool bias, uint64_t bias_base, int C, int ot,
               int pixels) {
+  buffer_check(pixels, OUT_DEPTH, "output tile");
   float init[TM];
 #pragma HLS ARRAY_PARTITION variable=init complete
   for (int i = 0; i < TM; ++i) {
@@ -293,26 +391,25 @@ void init_out(const uint32_t *mem, float obuf[TM][OUT_DEPTH], bool bias, uint64_
   }
 }
 
-// Store an output row tile (channels ot*TM + i < C). The last tile also writes +0.0 into the
-// layout's padding lanes C .. ceil(C/TN)*TN - 1, so the next op can read the map in place.
-void store_out(uint32_t *mem, const float obuf[TM][OUT_DEPTH], uint64_t base, int C, int H, int W, int b,
-               int ot, int r0, int rows) {
-  const int c_pad = cdiv(C, TN) * TN;
-  const bool last = (ot + 1) * TM >= C;
+// Store an output row tile of map a (channels ot*TM + i < a.C). The last tile also writes +0.0
+// into the layout's padding lanes C .. ceil(C/TN)*TN - 1, so the next op can read the map in place.
+void store_out(uint32_t *mem, const float obuf[TM][OUT_DEPTH], const Map &a, int b, int ot, int r0, int rows) {
+  const int c_pad = cdiv(a.C, TN) * TN;
+  const bool last = (ot + 1) * TM >= a.C;
   int r = 0, c = 0;
-  for (int p = 0; p < rows * W; ++p) {
+  for (int p = 0; p < rows * a.W; ++p) {
 #pragma HLS PIPELINE II=1
     for (int i = 0; i < TM; ++i) {
 #pragma HLS UNROLL
       const int ch = ot * TM + i;
-      if (ch < C) dram_write(mem, fmap_word(base, C, H, W, b, ch, r0 + r, c), obuf[i][p]);
+      if (ch < a.C) dram_write(mem, a.word(b, ch, r0 + r, c), obuf[i][p]);
     }
     for (int e = 0; e < TN - 1; ++e) {
 #pragma HLS UNROLL
-      const int ch = C + e;
-      if (last && ch < c_pad) dram_write(mem, fmap_word(base, C, H, W, b, ch, r0 + r, c), POS_ZERO);
+      const int ch = a.C + e;
+      if (last && ch < c_pad) dram_write(mem, a.word(b, ch, r0 + r, c), POS_ZERO);
     }
-    if (++c == W) {
+    if (++c == a.W) {
       c = 0;
       ++r;
     }
@@ -323,6 +420,7 @@ void store_out(uint32_t *mem, const float obuf[TM][OUT_DEPTH], uint64_t base, in
 // wbuf[i][j][(nt - nt0)*K*K + kh*K + kw] = w[mt*TM + i][nt*TN + j][kh][kw] (+0.0 beyond M, N).
 void load_weights_fp(const uint32_t *mem, float wbuf[TM][TN][W_DEPTH], const Layer &L, int mt, int nt0,
                      int nt1) {
+  buffer_check((nt1 - nt0) * L.K * L.K, W_DEPTH, "weight chunk");
   const int KK = L.K * L.K;
   for (int nt = nt0; nt < nt1; ++nt) {
     for (int kk = 0; kk < KK; ++kk) {
@@ -333,7 +431,7 @@ void load_weights_fp(const uint32_t *mem, float wbuf[TM][TN][W_DEPTH], const Lay
 #pragma HLS UNROLL
           const int m = mt * TM + i, n = nt * TN + j;
           wbuf[i][j][(nt - nt0) * KK + kk] =
-              (m < L.M && n < L.N) ? dram_read(mem, weight_word(L.src1, L.N, L.K, m, n, kk / L.K, kk % L.K))
+              (m < L.M && n < L.N) ? dram_read(mem, weight_word(L.wts, L.N, L.K, m, n, kk / L.K, kk % L.K))
                                    : POS_ZERO;
         }
       }
@@ -348,6 +446,7 @@ void load_weights_fp(const uint32_t *mem, float wbuf[TM][TN][W_DEPTH], const Lay
 // (Element by element for clarity; a DMA would stream the DRAM tiles and scatter on chip.)
 void load_weights_bp(const uint32_t *mem, float wbuf[TM][TN][W_DEPTH], const Layer &L, int no, int mt0,
                      int mt1) {
+  buffer_check((mt1 - mt0) * L.K * L.K, W_DEPTH, "weight chunk");
   const int KK = L.K * L.K;
   for (int mt = mt0; mt < mt1; ++mt) {
     for (int kk = 0; kk < KK; ++kk) {
@@ -360,7 +459,7 @@ void load_weights_bp(const uint32_t *mem, float wbuf[TM][TN][W_DEPTH], const Lay
           const int n = no * TM + i, m = mt * TN + j;
           wbuf[i][j][(mt - mt0) * KK + kk] =
               (m < L.M && n < L.N)
-                  ? dram_read(mem, weight_word(L.src1, L.N, L.K, m, n, L.K - 1 - kh, L.K - 1 - kw))
+                  ? dram_read(mem, weight_word(L.wts, L.N, L.K, m, n, L.K - 1 - kh, L.K - 1 - kw))
                   : POS_ZERO;
         }
       }
@@ -417,14 +516,15 @@ void engine(const float ibuf[TN][IN_DEPTH], float obuf[TM][OUT_DEPTH], const flo
   }
 }
 
-// WU: Tm x Tn independent accumulators per kernel position. Pixel p of the tile is stream
-// position t = t0 + p; its products go to partial sum t mod L (bank0 = t0 mod L), so a bank is
-// revisited every L pixels (the adder latency is hidden; L >= ADD_LAT + 1).
+// WU: Tm x Tn independent accumulators per kernel position, for the weight tile whose K*K*L
+// partial sums start at wbuf slot `wslot`. Pixel p of the tile is stream position t = t0 + p;
+// its products go to partial sum t mod L (bank0 = t0 mod L), so a bank is revisited every L
+// pixels (the adder latency is hidden; L >= ADD_LAT + 1).
 void wu_engine(const float ibuf[TN][IN_DEPTH], const float obuf[TM][OUT_DEPTH], float wbuf[TM][TN][W_DEPTH],
-               int rows, int cols, int K, int S, int in_cols, int bank0) {
+               int wslot, int rows, int cols, int K, int S, int in_cols, int bank0) {
   for (int kh = 0; kh < K; ++kh) {
     for (int kw = 0; kw < K; ++kw) {
-      const int kbase = (kh * K + kw) * ACC_L;
+      const int kbase = wslot + (kh * K + kw) * ACC_L;
       int bank = bank0, r = 0, c = 0;
       for (int p = 0; p < rows * cols; ++p) {
 #pragma HLS PIPELINE II=1
@@ -447,8 +547,9 @@ void wu_engine(const float ibuf[TN][IN_DEPTH], const float obuf[TM][OUT_DEPTH], 
   }
 }
 
-// WU partial sums of one weight tile: all -0.0.
+// WU partial sums of a chunk's weight tiles (the first `words` words of every lane): all -0.0.
 void clear_partials(float wbuf[TM][TN][W_DEPTH], int words) {
+  buffer_check(words, W_DEPTH, "WU partial sums");
   for (int q = 0; q < words; ++q) {
 #pragma HLS PIPELINE II=1
     for (int i = 0; i < TM; ++i) {
@@ -461,11 +562,11 @@ void clear_partials(float wbuf[TM][TN][W_DEPTH], int words) {
   }
 }
 
-// dW of tile (mt, nt) = tree_sum of the L partials, written as the tile's one contiguous run
-// (padding entries beyond M, N are +0.0).
-void store_dw(uint32_t *mem, const float wbuf[TM][TN][W_DEPTH], const Layer &L, int mt, int nt) {
+// dW of tile (mt, nt) = tree_sum of the L partials at wbuf slot `wslot`, written as the tile's
+// one contiguous run (padding entries beyond M, N are +0.0).
+void store_dw(uint32_t *mem, const float wbuf[TM][TN][W_DEPTH], const Layer &L, int mt, int nt, int wslot) {
   const int KK = L.K * L.K;
-  const uint64_t tile = L.dst + (uint64_t(mt) * cdiv(L.N, TN) + nt) * uint64_t(KK) * (TM * TN);
+  const uint64_t tile = L.wts + (uint64_t(mt) * cdiv(L.N, TN) + nt) * uint64_t(KK) * (TM * TN);
   for (int kk = 0; kk < KK; ++kk) {
 #pragma HLS PIPELINE II=1
     for (int i = 0; i < TM; ++i) {
@@ -476,7 +577,7 @@ void store_dw(uint32_t *mem, const float wbuf[TM][TN][W_DEPTH], const Layer &L, 
 #pragma HLS ARRAY_PARTITION variable=part complete
         for (int l = 0; l < ACC_L; ++l) {
 #pragma HLS UNROLL
-          part[l] = wbuf[i][j][kk * ACC_L + l];
+          part[l] = wbuf[i][j][wslot + kk * ACC_L + l];
         }
         const bool real = mt * TM + i < L.M && nt * TN + j < L.N;
         dram_write(mem, tile + uint64_t(kk) * (TM * TN) + i * TN + j, real ? tree_sum<ACC_L>(part) : POS_ZERO);
@@ -492,26 +593,23 @@ void run_fp(uint32_t *mem, const Layer &L, float ibuf[TN][IN_DEPTH], float obuf[
             float wbuf[TM][TN][W_DEPTH]) {
   const int KK = L.K * L.K;
   const int n_tiles = cdiv(L.N, TN), m_tiles = cdiv(L.M, TM);
-  const int chunk = W_DEPTH / KK;  // input-channel tiles whose weights fit on chip at once
   const int in_cols = L.W + 2 * L.P;
-  const int tr = row_tile(L.OH, L.OW, in_cols, L.K, L.S);
   for (int mt = 0; mt < m_tiles; ++mt) {
-    for (int nt0 = 0; nt0 < n_tiles; nt0 += chunk) {
-      const int nt1 = imin(n_tiles, nt0 + chunk);
+    for (int nt0 = 0; nt0 < n_tiles; nt0 += L.chunk) {
+      const int nt1 = imin(n_tiles, nt0 + L.chunk);
       load_weights_fp(mem, wbuf, L, mt, nt0, nt1);  // stays on chip for the whole batch
       for (int b = 0; b < L.B; ++b) {
-        for (int r0 = 0; r0 < L.OH; r0 += tr) {
-          const int rows = imin(tr, L.OH - r0);
+        for (int r0 = 0; r0 < L.OH; r0 += L.tr) {
+          const int rows = imin(L.tr, L.OH - r0);
           if (nt0 == 0)
-            init_out(mem, obuf, L.bias, L.src2, L.M, mt, rows * L.OW);
+            init_out(mem, obuf, L.bias, L.bias_base, L.M, mt, rows * L.OW);
           else  // continue the previous chunk's sequence of adds from its stored partial sums
-            load_out_rows(mem, obuf, L.dst, L.M, L.OH, L.OW, b, mt, r0, rows, NEG_ZERO);
+            load_out_rows(mem, obuf, L.y, b, mt, r0, rows, NEG_ZERO);
           for (int nt = nt0; nt < nt1; ++nt) {
-            load_input(mem, ibuf, L.src0, L.N, L.H, L.W, b, nt, r0 * L.S - L.P, (rows - 1) * L.S + L.K, -L.P,
-                       in_cols);
+            load_input(mem, ibuf, L.x, b, nt, r0 * L.S - L.P, (rows - 1) * L.S + L.K, -L.P, in_cols);
             engine(ibuf, obuf, wbuf, (nt - nt0) * KK, rows, L.OW, L.K, L.S, in_cols);
           }
-          store_out(mem, obuf, L.dst, L.M, L.OH, L.OW, b, mt, r0, rows);
+          store_out(mem, obuf, L.y, b, mt, r0, rows);
         }
       }
     }
@@ -523,26 +621,24 @@ void run_bp(uint32_t *mem, const Layer &L, float ibuf[TN][IN_DEPTH], float obuf[
   const int KK = L.K * L.K;
   const int m_tiles = cdiv(L.M, TN);  // reduction tiles: channel blocks of dy
   const int n_tiles = cdiv(L.N, TM);  // output tiles: TM input channels of dx each
-  const int chunk = W_DEPTH / KK;
   const int in_cols = L.W + L.K - 1;  // the gradient map is (H+K-1) x (W+K-1)
   const int o = L.K - 1 - L.P;        // where dy starts in it
-  const int tr = row_tile(L.H, L.W, in_cols, L.K, 1);
   for (int no = 0; no < n_tiles; ++no) {
-    for (int mt0 = 0; mt0 < m_tiles; mt0 += chunk) {
-      const int mt1 = imin(m_tiles, mt0 + chunk);
+    for (int mt0 = 0; mt0 < m_tiles; mt0 += L.chunk) {
+      const int mt1 = imin(m_tiles, mt0 + L.chunk);
       load_weights_bp(mem, wbuf, L, no, mt0, mt1);
       for (int b = 0; b < L.B; ++b) {
-        for (int r0 = 0; r0 < L.H; r0 += tr) {
-          const int rows = imin(tr, L.H - r0);
+        for (int r0 = 0; r0 < L.H; r0 += L.tr) {
+          const int rows = imin(L.tr, L.H - r0);
           if (mt0 == 0)
             init_out(mem, obuf, false, 0, L.N, no, rows * L.W);
           else
-            load_out_rows(mem, obuf, L.dst, L.N, L.H, L.W, b, no, r0, rows, NEG_ZERO);
+            load_out_rows(mem, obuf, L.x, b, no, r0, rows, NEG_ZERO);
           for (int mt = mt0; mt < mt1; ++mt) {
-            load_grad_map(mem, ibuf, L.src0, L.M, L.OH, L.OW, b, mt, r0, rows + L.K - 1, in_cols, o, L.S);
+            load_grad_map(mem, ibuf, L.y, b, mt, r0, rows + L.K - 1, in_cols, o, L.S);
             engine(ibuf, obuf, wbuf, (mt - mt0) * KK, rows, L.W, L.K, 1, in_cols);
           }
-          store_out(mem, obuf, L.dst, L.N, L.H, L.W, b, no, r0, rows);
+          store_out(mem, obuf, L.x, b, no, r0, rows);
         }
       }
     }
@@ -551,24 +647,25 @@ void run_bp(uint32_t *mem, const Layer &L, float ibuf[TN][IN_DEPTH], float obuf[
 
 void run_wu(uint32_t *mem, const Layer &L, float ibuf[TN][IN_DEPTH], float obuf[TM][OUT_DEPTH],
             float wbuf[TM][TN][W_DEPTH]) {
-  const int KK = L.K * L.K;
+  const int KKL = L.K * L.K * ACC_L;  // partial sums of one weight tile
   const int n_tiles = cdiv(L.N, TN), m_tiles = cdiv(L.M, TM);
   const int in_cols = L.W + 2 * L.P;
-  const int tr = row_tile(L.OH, L.OW, in_cols, L.K, L.S);
   for (int mt = 0; mt < m_tiles; ++mt) {
-    for (int nt = 0; nt < n_tiles; ++nt) {
-      clear_partials(wbuf, KK * ACC_L);
+    for (int nt0 = 0; nt0 < n_tiles; nt0 += L.chunk) {
+      const int nt1 = imin(n_tiles, nt0 + L.chunk);
+      clear_partials(wbuf, (nt1 - nt0) * KKL);
       for (int b = 0; b < L.B; ++b) {
-        for (int r0 = 0; r0 < L.OH; r0 += tr) {
-          const int rows = imin(tr, L.OH - r0);
-          load_input(mem, ibuf, L.src0, L.N, L.H, L.W, b, nt, r0 * L.S - L.P, (rows - 1) * L.S + L.K, -L.P,
-                     in_cols);
-          load_out_rows(mem, obuf, L.src1, L.M, L.OH, L.OW, b, mt, r0, rows, POS_ZERO);
-          const uint64_t t0 = (uint64_t(b) * L.OH + r0) * L.OW;  // stream position of the tile
-          wu_engine(ibuf, obuf, wbuf, rows, L.OW, L.K, L.S, in_cols, int(t0 % ACC_L));
+        for (int r0 = 0; r0 < L.OH; r0 += L.tr) {
+          const int rows = imin(L.tr, L.OH - r0);
+          load_out_rows(mem, obuf, L.y, b, mt, r0, rows, POS_ZERO);  // dy, shared by the chunk's tiles
+          const uint64_t t0 = (uint64_t(b) * L.OH + r0) * L.OW;     // stream position of the tile
+          for (int nt = nt0; nt < nt1; ++nt) {
+            load_input(mem, ibuf, L.x, b, nt, r0 * L.S - L.P, (rows - 1) * L.S + L.K, -L.P, in_cols);
+            wu_engine(ibuf, obuf, wbuf, (nt - nt0) * KKL, rows, L.OW, L.K, L.S, in_cols, int(t0 % ACC_L));
+          }
         }
       }
-      store_dw(mem, wbuf, L, mt, nt);
+      for (int nt = nt0; nt < nt1; ++nt) store_dw(mem, wbuf, L, mt, nt, (nt - nt0) * KKL);
     }
   }
 }
@@ -594,8 +691,10 @@ Desc decode(const uint32_t words[DESC_WORDS]) {
   d.src1 = words[6] | (uint64_t(words[7]) << 32);
   d.src2 = words[8] | (uint64_t(words[9]) << 32);
   d.dst = words[10] | (uint64_t(words[11]) << 32);
-  d.reserved_set = (words[0] >> 16) != 0 || (words[1] >> 28) != 0 || words[12] != 0 || words[13] != 0 ||
-                   words[14] != 0 || words[15] != 0;
+  d.tr = words[12] & 0xFFFFu;
+  d.chunk = words[12] >> 16;
+  d.reserved_set =
+      (words[0] >> 16) != 0 || (words[1] >> 28) != 0 || words[13] != 0 || words[14] != 0 || words[15] != 0;
   return d;
 }
 
@@ -628,14 +727,20 @@ uint32_t validate(const Desc &d, uint64_t win_base, uint64_t win_limit) {
   if (d.k < 1 || d.k > 7 || d.h + 2 * d.pad < d.k || d.w + 2 * d.pad < d.k) return ERR_BAD_KERNEL;
   if (d.stride < 1 || d.stride > 4) return ERR_BAD_STRIDE;
   if (d.pad > d.k - 1) return ERR_BAD_PADDING;
-  // 7. buffer fit: one output row (with its K input rows) and the WU partial sums
+  // 7. tiling fields (eftrain.tiling rule 1): tr in 1 .. rows of the output map (folded: 1),
+  //    chunk in 1 .. reduction tiles
+  const Geometry g = geometry_of(d, ph);
+  if (d.tr < 1 || d.tr > g.rows || d.chunk < 1 || d.chunk > g.red_tiles) return ERR_BAD_FIELD;
+  // 8. buffer fit of the tiling (rule 2): the input tile (FP/WU (tr-1)*S + K rows, BP tr + K - 1
+  //    rows, of buf_width words), the output tile tr * width, the weight chunk chunk * K*K
+  //    (WU: chunk * K*K * L partial sums). 16-bit fields: no product overflows 64 bits.
+  const uint64_t in_rows = ph == PHASE_BP ? uint64_t(d.tr) + d.k - 1 : uint64_t(d.tr - 1) * d.stride + d.k;
+  const uint64_t w_words = uint64_t(d.chunk) * d.k * d.k * (ph == PHASE_WU ? ACC_L : 1);
+  if (in_rows * g.buf_width > uint64_t(IN_DEPTH) || uint64_t(d.tr) * g.width > uint64_t(OUT_DEPTH) ||
+      w_words > uint64_t(W_DEPTH))
+    return ERR_BUFFER_OVERFLOW;
   const uint64_t oh = (d.h + 2 * d.pad - d.k) / d.stride + 1;
   const uint64_t ow = (d.w + 2 * d.pad - d.k) / d.stride + 1;
-  const uint64_t need_in = ph == PHASE_BP ? uint64_t(d.k) * (d.w + d.k - 1) : uint64_t(d.k) * (d.w + 2 * d.pad);
-  const uint64_t need_out = ph == PHASE_BP ? uint64_t(d.w) : ow;
-  if (need_in > uint64_t(IN_DEPTH) || need_out > uint64_t(OUT_DEPTH) ||
-      uint64_t(d.k) * d.k * ACC_L > uint64_t(W_DEPTH))
-    return ERR_BUFFER_OVERFLOW;
   // The tensors this descriptor reads and writes: (byte address, bytes) in their DRAM layouts.
   const uint64_t x_bytes = fmap_bytes(d.batch, d.n, d.h, d.w);
   const uint64_t y_bytes = fmap_bytes(d.batch, d.m, oh, ow);
@@ -662,7 +767,7 @@ uint32_t validate(const Desc &d, uint64_t win_base, uint64_t win_limit) {
     size[1] = y_bytes;  // WU: src1 is dy
     size[2] = w_bytes;
   }
-  // 8. alignment to the AXI beat, 9. memory window
+  // 9. alignment to the AXI beat, 10. memory window
   for (int t = 0; t < count; ++t)
     if (addr[t] % BEAT_BYTES != 0) return ERR_MISALIGNED_ADDR;
   for (int t = 0; t < count; ++t)

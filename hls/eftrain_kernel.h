@@ -3,8 +3,9 @@
 // One top function, eftrain_kernel(), runs a descriptor program from DRAM: CONV_FP/BP/WU and
 // FC_FP/BP/WU on one Tm x Tn multiply array, with the DRAM layouts of eftrain.golden.layout and
 // the arithmetic order of eftrain.golden.engine, bit for bit. The descriptor format and the
-// validation rules are those of eftrain.descriptors. Parameters come from eftrain_params.h,
-// generated from eftrain/presets.json by hls/gen_params.py.
+// validation rules are those of eftrain.descriptors (the tiling rules: eftrain.tiling); the kernel
+// tiles every layer phase with the descriptor's tiling (tr, chunk). Parameters come from
+// eftrain_params.h, generated from eftrain/presets.json by hls/gen_params.py.
 //
 // Numerics: IEEE-754 binary32, a separate multiply and add, each rounded (no FMA contraction),
 // subnormals kept. Compile with -ffp-contract=off and without -ffast-math (g++); in Vitis HLS
@@ -30,7 +31,9 @@ struct Desc {
   uint32_t batch, k, stride, pad;
   uint32_t m, n, h, w;
   uint64_t src0, src1, src2, dst;  // byte addresses
-  bool reserved_set;               // word0[31:16], word1[31:28] or words 12..15 not zero
+  uint32_t tr;                     // word 12[15:0]: output rows per row tile
+  uint32_t chunk;                  // word 12[31:16]: reduction tiles per weight chunk
+  bool reserved_set;               // word0[31:16], word1[31:28] or words 13..15 not zero
 };
 
 // Status word written to *status (the ERR_CODE register's layout): CODE in bits [7:0] (an

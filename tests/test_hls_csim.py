@@ -9,6 +9,10 @@ output word (padding lanes included) bit for bit, NaN == NaN, and every other wo
 Memory the program does not define starts as random garbage, so a word the kernel forgets to
 write or writes by mistake shows up. The harness aborts if the kernel touches a word outside
 the memory window.
+
+Every descriptor carries a legal tiling (``tr``, ``chunk``: :mod:`eftrain.tiling`), which the
+kernel uses for its row tiles and weight chunks: ``default_tiling`` (the tallest row tile, the
+fewest chunks), a random legal one (the random layers), or every legal one (one layer).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import importlib.util
 import os
 import re
 import subprocess
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -35,8 +40,11 @@ from eftrain.descriptors import (
     ErrCode,
     Flag,
     Opcode,
+    default_tiling,
     encode_program,
+    geometry,
     validate,
+    with_tiling,
 )
 from eftrain.golden.engine import conv_bp, conv_fp, conv_wu, fc_bp, fc_fp, fc_wu
 from eftrain.golden.layout import fmap_layout, weight_layout
@@ -294,8 +302,52 @@ def special_values(rng: np.random.Generator, shape: tuple[int, ...], kind: str) 
     return a
 
 
-def conv_program(img: Image, c: Conv, t: dict[str, np.ndarray], phases: str = "fp,bp,wu") -> list[Descriptor]:
-    """FP, BP and WU of one conv layer (whichever ``phases`` lists), each output in its own region."""
+# ------------------------------------------------------------------------------ tilings
+Tilings = dict[str, tuple[int, int]]  # phase -> (tr, chunk)
+
+
+def tiling_limits(d: Descriptor, cfg: HwConfig) -> tuple[int, int, int, int]:
+    """(rows, tr_fit, red_tiles, chunk_fit) of a descriptor whose other fields are legal: the
+    output rows, the tallest row tile whose input and output tiles fit the buffers (0: none),
+    the reduction tiles, the most of them whose weights fit the weight buffer (0: none)."""
+    g = geometry(d, cfg)
+    lo, hi = 0, g.rows
+    while lo < hi:  # the tile sizes grow with tr
+        mid = (lo + hi + 1) // 2
+        if (g.in_tile_words(mid, d.k, d.stride) <= cfg.in_buf_depth
+                and g.out_tile_words(mid) <= cfg.out_buf_depth):
+            lo = mid
+        else:
+            hi = mid - 1
+    chunk_fit = min(g.red_tiles, cfg.w_buf_depth // g.w_chunk_words(1, cfg.acc_interleave))
+    return g.rows, lo, g.red_tiles, chunk_fit
+
+
+def random_tiling(d: Descriptor, cfg: HwConfig, rng: np.random.Generator) -> tuple[int, int]:
+    """A random legal tiling: each of tr and chunk the smallest, the largest that fits, or any."""
+    _, tr_fit, _, chunk_fit = tiling_limits(d, cfg)
+    assert tr_fit >= 1 and chunk_fit >= 1, f"no tiling of {d} fits {cfg.name}"
+
+    def pick(top: int) -> int:
+        return [1, top, int(rng.integers(1, top + 1))][int(rng.integers(3))]
+
+    return pick(tr_fit), pick(chunk_fit)
+
+
+def tiled(d: Descriptor, cfg: HwConfig, tilings: Tilings | None = None,
+          rng: np.random.Generator | None = None) -> Descriptor:
+    """``d`` with its tiling: ``tilings[phase]`` if given, else random (with ``rng``), else the default."""
+    if tilings and d.phase in tilings:
+        return with_tiling(d, cfg, tilings[d.phase])
+    if rng is not None:
+        return with_tiling(d, cfg, random_tiling(d, cfg, rng))
+    return with_tiling(d, cfg, default_tiling(d, cfg))
+
+
+def conv_program(img: Image, c: Conv, t: dict[str, np.ndarray], phases: str = "fp,bp,wu",
+                 tilings: Tilings | None = None, rng: np.random.Generator | None = None) -> list[Descriptor]:
+    """FP, BP and WU of one conv layer (whichever ``phases`` lists), each output in its own region,
+    each tiled by :func:`tiled`."""
     cfg = img.cfg
     x_l = fmap_layout(cfg, (c.b, c.n, c.h, c.w))
     y_l = fmap_layout(cfg, (c.b, c.m, c.oh, c.ow))
@@ -314,7 +366,7 @@ def conv_program(img: Image, c: Conv, t: dict[str, np.ndarray], phases: str = "f
             descs.append(Descriptor(Opcode.CONV_BP, **geo, src0=dy, src1=w, dst=img.alloc("dx", x_l.nbytes)))
         else:
             descs.append(Descriptor(Opcode.CONV_WU, **geo, src0=x, src1=dy, dst=img.alloc("dw", w_l.nbytes)))
-    return descs
+    return [tiled(d, cfg, tilings, rng) for d in descs]
 
 
 def window_for(c: Conv, cfg: HwConfig) -> int:
@@ -326,12 +378,15 @@ def window_for(c: Conv, cfg: HwConfig) -> int:
 
 
 def run_conv(preset_name: str, c: Conv, seed: int, tmp_path: Path, kind: str = "normal",
-             phases: str = "fp,bp,wu") -> None:
+             phases: str = "fp,bp,wu", tilings: Tilings | None = None, random_tilings: bool = False) -> None:
+    """One program with the layer's phases; tilings: ``tilings``, else random legal ones
+    (``random_tilings``), else the default."""
     cfg = preset(preset_name)
     rng = np.random.default_rng(seed)
     img = Image.new(cfg, rng, window_for(c, cfg))
-    descs = conv_program(img, c, conv_tensors(c, rng, kind), phases)
-    msg = f"seed={seed} preset={preset_name} layer={c} data={kind} phases={phases}"
+    descs = conv_program(img, c, conv_tensors(c, rng, kind), phases, tilings, rng if random_tilings else None)
+    used = ", ".join(f"{d.phase} tr={d.tr} chunk={d.chunk}" for d in descs)
+    msg = f"seed={seed} preset={preset_name} layer={c} data={kind} phases={phases} tilings=({used})"
     for d in descs:
         assert validate(d, cfg, img.window) == ErrCode.NONE, f"{msg}: test layer is illegal"
     assert check_program(img, descs, tmp_path, msg) == 0, msg
@@ -373,35 +428,91 @@ def test_gxx_warns_only_about_hls_pragmas(tmp_path):
 @pytest.mark.parametrize("preset_name", ["ci", "odd"])
 @pytest.mark.parametrize("seed", range(16))
 def test_random_layer_fp_bp_wu(preset_name, seed, tmp_path):
-    """One program per random layer: FP, then BP, then WU of the same layer."""
+    """One program per random layer: FP, then BP, then WU of the same layer, random legal tilings."""
     cfg = preset(preset_name)
     seed = 7919 * seed + len(preset_name)
-    run_conv(preset_name, random_conv(np.random.default_rng(seed), cfg), seed, tmp_path)
+    run_conv(preset_name, random_conv(np.random.default_rng(seed), cfg), seed, tmp_path, random_tilings=True)
 
 
 def test_zcu102_small_layer(tmp_path):
     run_conv("zcu102", Conv(b=2, n=19, m=17, h=7, w=6, k=3, s=2, p=1, bias=True), 102, tmp_path)
 
 
-@pytest.mark.parametrize(("preset_name", "c"), [
+@pytest.mark.parametrize(("preset_name", "c", "tilings"), [
     # several row tiles (the output buffer holds 17 of 30 rows; t mod L carried across tiles)
-    ("odd", Conv(b=2, n=7, m=4, h=30, w=30, k=3, s=1, p=1, bias=True)),
+    ("odd", Conv(b=2, n=7, m=4, h=30, w=30, k=3, s=1, p=1, bias=True), None),
     # stride 2, 3 row tiles of 9 rows (189 pixels: the WU bank shifts by one per tile); BP 4 tiles
-    ("odd", Conv(b=1, n=6, m=3, h=41, w=41, k=5, s=2, p=2)),
-    ("ci", Conv(b=1, n=5, m=5, h=50, w=50, k=3, s=1, p=1, bias=True)),
+    ("odd", Conv(b=1, n=6, m=3, h=41, w=41, k=5, s=2, p=2), None),
+    ("ci", Conv(b=1, n=5, m=5, h=50, w=50, k=3, s=1, p=1, bias=True), None),
     # input-channel chunks: K=7 leaves room for 10 weight tiles (FP: 11 tiles over N; BP: 11
-    # tiles over M): partial sums stored and read back, bias added once
-    ("odd", Conv(b=2, n=53, m=52, h=7, w=8, k=7, s=1, p=3, bias=True)),
+    # tiles over M; default: chunks of 6 and 5), WU for 2 (49 * L words each: 6 chunks):
+    # partial sums stored and read back, bias added once
+    ("odd", Conv(b=2, n=53, m=52, h=7, w=8, k=7, s=1, p=3, bias=True), None),
+    # the same with the longest chunk first (10 + 1), uneven row tiles (3 + 3 + 1), WU one tile per chunk
+    ("odd", Conv(b=2, n=53, m=52, h=7, w=8, k=7, s=1, p=3, bias=True),
+     {"fp": (7, 10), "bp": (3, 10), "wu": (3, 1)}),
+    # one row and one reduction tile per step
+    ("ci", Conv(b=2, n=9, m=6, h=9, w=10, k=3, s=2, p=1, bias=True),
+     {"fp": (1, 1), "bp": (1, 1), "wu": (1, 1)}),
+    # a 1x1 convolution on a 1x1 map folds the batch into the width (like FC); stride 2 does not
+    ("ci", Conv(b=7, n=11, m=9, h=1, w=1, k=1, bias=True), None),
+    ("ci", Conv(b=7, n=11, m=9, h=1, w=1, k=1, bias=True), {"fp": (1, 1), "bp": (1, 2), "wu": (1, 1)}),
+    ("odd", Conv(b=5, n=11, m=9, h=1, w=1, k=1, s=2), None),
 ])
-def test_tiling_and_chunking(preset_name, c, tmp_path):
-    run_conv(preset_name, c, 4242, tmp_path)
+def test_tiling_and_chunking(preset_name, c, tilings, tmp_path):
+    run_conv(preset_name, c, 4242, tmp_path, tilings=tilings)
 
 
-def test_buffers_filled_exactly(tmp_path):
-    """odd: K * (W + 2P) == IN_DEPTH and OW <= OUT_DEPTH: one output row per tile (FP, WU)."""
+def test_every_legal_tiling_gives_the_same_bits(tmp_path):
+    """One layer, every (tr, chunk) the rules allow, FP, BP and WU each: one program, each output
+    in its own region, every one compared with the golden model (whole image)."""
     cfg = preset("odd")
-    c = Conv(b=1, n=3, m=2, h=3, w=cfg.in_buf_depth // 2, k=2)
-    run_conv("odd", c, 77, tmp_path, phases="fp,wu")
+    seed = 8080
+    rng = np.random.default_rng(seed)
+    c = Conv(b=2, n=12, m=8, h=7, w=6, k=3, s=2, p=1, bias=True)
+    out_bytes = {"fp": fmap_layout(cfg, (c.b, c.m, c.oh, c.ow)).nbytes,
+                 "bp": fmap_layout(cfg, (c.b, c.n, c.h, c.w)).nbytes,
+                 "wu": weight_layout(cfg, (c.m, c.n, c.k, c.k)).nbytes}
+    img = Image.new(cfg, rng, window_for(c, cfg) + 40 * (sum(out_bytes.values()) + 32))
+    descs = []
+    for d in conv_program(img, c, conv_tensors(c, rng)):
+        rows, tr_fit, red, chunk_fit = tiling_limits(d, cfg)
+        assert (tr_fit, chunk_fit) == (rows, red), "the buffers should allow every tiling of this layer"
+        for tr in range(1, rows + 1):
+            for chunk in range(1, red + 1):
+                dst = img.alloc(f"{d.phase} tr={tr} chunk={chunk}", out_bytes[d.phase])
+                descs.append(with_tiling(replace(d, dst=dst), cfg, (tr, chunk)))
+    assert len(descs) == 4 * 3 + 7 * 2 + 4 * 3  # FP: 4 rows x 3 reduction tiles, BP: 7 x 2, WU: 4 x 3
+    assert check_program(img, descs, tmp_path, f"seed={seed} layer={c} every tiling") == 0
+
+
+@pytest.mark.parametrize(("c", "phases", "tilings", "full"), [
+    # FP, WU: K * (W + 2P) == IN_DEPTH, one output row per tile
+    (Conv(b=1, n=3, m=2, h=3, w=512, k=2), "fp,wu", None, "in"),
+    # BP: (tr + K - 1) * (W + K - 1) == IN_DEPTH
+    (Conv(b=1, n=3, m=2, h=3, w=511, k=2), "bp", {"bp": (1, 1)}, "in"),
+    # tr * (output width) == OUT_DEPTH in every phase (WU: the dy tile)
+    (Conv(b=2, n=3, m=4, h=5, w=256, k=1), "fp,bp,wu", {"fp": (2, 1), "bp": (2, 1), "wu": (2, 1)}, "out"),
+    # chunk * K*K == W_DEPTH (FP, BP: 32 of 34 tiles, K = 4), chunk * K*K * L == W_DEPTH (WU: 8)
+    (Conv(b=1, n=170, m=170, h=4, w=5, k=4, p=1, bias=True), "fp,bp,wu",
+     {"fp": (3, 32), "bp": (2, 32), "wu": (1, 8)}, "w"),
+])
+def test_buffers_filled_exactly(c, phases, tilings, full, tmp_path):
+    """odd preset: tilings that fill a buffer to its last word (one more row or reduction tile
+    would be BUFFER_OVERFLOW)."""
+    cfg = preset("odd")
+    assert (cfg.in_buf_depth, cfg.out_buf_depth, cfg.w_buf_depth) == (1024, 512, 512)
+    rng = np.random.default_rng(77)
+    img = Image.new(cfg, rng, window_for(c, cfg))
+    descs = conv_program(img, c, conv_tensors(c, rng), phases, tilings)
+    for d in descs:
+        g = geometry(d, cfg)
+        used = {"in": g.in_tile_words(d.tr, d.k, d.stride), "out": g.out_tile_words(d.tr),
+                "w": g.w_chunk_words(d.chunk, cfg.acc_interleave)}[full]
+        assert used == {"in": cfg.in_buf_depth, "out": cfg.out_buf_depth, "w": cfg.w_buf_depth}[full], d
+        bigger = replace(d, chunk=d.chunk + 1) if full == "w" else replace(d, tr=d.tr + 1)
+        assert validate(bigger, cfg, img.window) == ErrCode.BUFFER_OVERFLOW, bigger
+    assert check_program(img, descs, tmp_path, f"seed=77 layer={c} fills {full}") == 0
 
 
 @pytest.mark.parametrize("preset_name", ["ci", "odd"])
@@ -412,12 +523,20 @@ def test_ieee_specials(preset_name, kind, tmp_path):
     run_conv(preset_name, c, 31337, tmp_path, kind=kind)
 
 
-@pytest.mark.parametrize("preset_name", ["ci", "odd", "zcu102"])
-def test_fc_fp_bp_wu(preset_name, tmp_path):
+@pytest.mark.parametrize(("preset_name", "batch", "chunk"), [
+    ("ci", 3, None), ("odd", 3, None), ("zcu102", 3, None),
+    # one reduction tile per chunk: the folded row's partial sums stored and read back
+    ("ci", 3, 1), ("odd", 37, 1),
+    # the folded row (the whole batch) fills the output buffer exactly
+    ("odd", 512, None), ("ci", 2048, 2),
+])
+def test_fc_fp_bp_wu(preset_name, batch, chunk, tmp_path):
+    """FC layers fold the batch into the width: one row tile of ``batch`` pixels (tr = 1)."""
     cfg = preset(preset_name)
-    seed = 515
+    seed = 515 + batch
     rng = np.random.default_rng(seed)
-    b, n, m = 3, 2 * cfg.tn + 5, cfg.tm + 3
+    b, n, m = batch, 2 * cfg.tn + 5, cfg.tm + 3
+    assert b <= cfg.out_buf_depth
     x_l, y_l = fmap_layout(cfg, (b, n, 1, 1)), fmap_layout(cfg, (b, m, 1, 1))
     w_l = weight_layout(cfg, (m, n, 1, 1))
     img = Image.new(cfg, rng, 2 * (x_l.nbytes + y_l.nbytes + w_l.nbytes) + 8192)
@@ -432,7 +551,13 @@ def test_fc_fp_bp_wu(preset_name, tmp_path):
         Descriptor(Opcode.FC_BP, **geo, src0=dy, src1=w, dst=img.alloc("dx", x_l.nbytes)),
         Descriptor(Opcode.FC_WU, **geo, src0=x, src1=dy, dst=img.alloc("dw", w_l.nbytes)),
     ]
-    assert check_program(img, descs, tmp_path, f"seed={seed} preset={preset_name} fc b={b} n={n} m={m}") == 0
+    descs = [with_tiling(d, cfg, (1, chunk) if chunk else default_tiling(d, cfg)) for d in descs]
+    for d in descs:
+        assert d.tr == 1 and geometry(d, cfg).width == b, d
+        assert validate(replace(d, batch=cfg.out_buf_depth + 1), cfg, (0, 1 << 62)) == ErrCode.BUFFER_OVERFLOW
+    used = ", ".join(f"{d.phase} chunk={d.chunk}" for d in descs)
+    msg = f"seed={seed} preset={preset_name} fc b={b} n={n} m={m} ({used})"
+    assert check_program(img, descs, tmp_path, msg) == 0
 
 
 @pytest.mark.parametrize("preset_name", ["ci", "odd"])
@@ -461,6 +586,7 @@ def test_two_layers_in_place(preset_name, tmp_path):
         Descriptor(Opcode.CONV_WU, **geo, src0=y1, src1=dy2,
                    dst=img.alloc("dw2", weight_layout(cfg, (l2.m, l2.n, 3, 3)).nbytes)),
     ]
+    descs = [descs[0]] + [tiled(d, cfg, rng=rng) for d in descs[1:]]
     assert check_program(img, descs, tmp_path, f"seed={seed} preset={preset_name} chain {l1} -> {l2}") == 0
 
 
@@ -484,9 +610,13 @@ WINDOW_BEATS = 0x2000
 
 
 def _bad(d: Descriptor, img: Image, name: str) -> Descriptor:
+    """``d`` (a legal, tiled FP descriptor) broken as case ``name`` says."""
     base, limit = img.window
     top, beat = 1 << 64, img.cfg.bus_bits // 8
     y_bytes = fmap_layout(img.cfg, (d.batch, d.m, d.oh, d.ow)).nbytes
+    cfg = img.cfg
+    red_tiles = geometry(d, cfg).red_tiles
+    max_chunk = cfg.w_buf_depth // (d.k * d.k)  # FP weight chunk limit
     changes: dict[str, dict] = {
         "stride 5": dict(stride=5),
         "stride 0": dict(stride=0),
@@ -498,11 +628,24 @@ def _bad(d: Descriptor, img: Image, name: str) -> Descriptor:
         "zero columns": dict(w=0),
         "unknown opcode": dict(opcode=0x07),
         "undefined flag": dict(flags=0x02),
-        "reserved word 13": dict(reserved=(0, 0, 0, 1, 0, 0)),
-        "reserved bits of word 1": dict(reserved=(0, 3, 0, 0, 0, 0)),
+        "reserved word 13": dict(reserved=(0, 0, 1, 0, 0)),
+        "reserved word 15": dict(reserved=(0, 0, 0, 0, 0x8000_0000)),
+        "reserved bits of word 0": dict(reserved=(0x100, 0, 0, 0, 0)),
+        "reserved bits of word 1": dict(reserved=(0, 3, 0, 0, 0)),
         "bias flag on BP": dict(opcode=Opcode.CONV_BP),
         "FC with K 3": dict(opcode=Opcode.FC_FP, h=1, w=1, pad=0),
-        "input rows overflow the buffer": dict(w=img.cfg.in_buf_depth, h=3),
+        "input rows overflow the buffer": dict(w=cfg.in_buf_depth, h=3, tr=1),
+        # the tiling (eftrain.tiling): rule 1, fields out of range
+        "untiled (tr = chunk = 0)": dict(tr=0, chunk=0),
+        "tr 0": dict(tr=0),
+        "tr one past the output rows": dict(tr=d.oh + 1),
+        "chunk 0": dict(chunk=0),
+        "chunk one past the reduction tiles": dict(chunk=red_tiles + 1),
+        "tr and chunk 0xFFFF": dict(tr=0xFFFF, chunk=0xFFFF),
+        # rule 2, the tiling does not fit: one word, one row, one weight tile too many
+        "output tile one word past the buffer": dict(k=1, pad=0, h=3, w=cfg.out_buf_depth + 1, tr=1),
+        "row tile one row too tall": dict(k=1, pad=0, h=3, w=cfg.out_buf_depth // 2, tr=3),
+        "weight chunk one tile past the buffer": dict(n=(max_chunk + 1) * cfg.tn, chunk=max_chunk + 1),
         "misaligned src1": dict(src1=d.src1 + 4),
         "misaligned bias": dict(src2=d.src2 + 8),
         "dst at the window limit": dict(dst=limit),
@@ -521,6 +664,13 @@ BAD_CASES = {
     "padding = K": ErrCode.BAD_PADDING, "zero batch": ErrCode.ZERO_DIM, "zero columns": ErrCode.ZERO_DIM,
     "unknown opcode": ErrCode.BAD_OPCODE, "undefined flag": ErrCode.BAD_OPCODE,
     "reserved word 13": ErrCode.BAD_OPCODE, "reserved bits of word 1": ErrCode.BAD_OPCODE,
+    "reserved word 15": ErrCode.BAD_OPCODE, "reserved bits of word 0": ErrCode.BAD_OPCODE,
+    "untiled (tr = chunk = 0)": ErrCode.BAD_FIELD, "tr 0": ErrCode.BAD_FIELD,
+    "tr one past the output rows": ErrCode.BAD_FIELD, "chunk 0": ErrCode.BAD_FIELD,
+    "chunk one past the reduction tiles": ErrCode.BAD_FIELD, "tr and chunk 0xFFFF": ErrCode.BAD_FIELD,
+    "output tile one word past the buffer": ErrCode.BUFFER_OVERFLOW,
+    "row tile one row too tall": ErrCode.BUFFER_OVERFLOW,
+    "weight chunk one tile past the buffer": ErrCode.BUFFER_OVERFLOW,
     "bias flag on BP": ErrCode.BAD_OPCODE, "FC with K 3": ErrCode.DIM_TOO_LARGE,
     "input rows overflow the buffer": ErrCode.BUFFER_OVERFLOW, "misaligned src1": ErrCode.MISALIGNED_ADDR,
     "misaligned bias": ErrCode.MISALIGNED_ADDR, "dst at the window limit": ErrCode.OUT_OF_WINDOW,
@@ -549,9 +699,12 @@ def test_illegal_descriptor_stops_and_writes_nothing(preset_name, case, tmp_path
     assert status == int(BAD_CASES[case]) | (1 << 8), msg
 
 
-def _random_descriptor(rng: np.random.Generator, window: tuple[int, int], beat: int) -> Descriptor:
-    """Mostly plausible descriptors with one or two fields pushed to or past a limit."""
+def _random_descriptor(rng: np.random.Generator, cfg: HwConfig,
+                       window: tuple[int, int]) -> tuple[Descriptor, str]:
+    """Mostly plausible descriptors with one or two fields pushed to or past a limit, and what
+    was done to their tiling (see _random_tiling)."""
     base, limit = window
+    beat = cfg.bus_bits // 8
 
     def pick(common: list[int], rare: list[int], p_rare: float = 0.15) -> int:
         vals = rare if rng.random() < p_rare else common
@@ -566,29 +719,111 @@ def _random_descriptor(rng: np.random.Generator, window: tuple[int, int], beat: 
 
     opcode = pick([1, 2, 3, 4, 5, 6], [0, 7, 0x10, 0xFF], 0.05)
     fc = opcode in (4, 5, 6)
-    dims = [pick(list(range(1, 24)), [0, 1, 255, 1000, 0xFFFF], 0.08) for _ in range(5)]
+    big = [0, 1, 255, 1000, 0xFFFF, cfg.out_buf_depth, cfg.out_buf_depth + 1, cfg.in_buf_depth // 2]
+    dims = [pick(list(range(1, 24)), big, 0.1) for _ in range(5)]
     h, w = (1, 1) if fc and rng.random() < 0.8 else (dims[3], dims[4])
     k = pick([1] if fc else [1, 2, 3, 4, 5, 6, 7], [0, 8, 15, 7, 6])
     stride = pick([1] if fc else [1, 2, 3, 4], [0, 5, 15])
     pad = pick([0] if fc else list(range(max(1, k))), [k, min(k + 1, 15), 15])
     flags = pick([0, 1] if opcode in (1, 4) else [0], [1, 2, 0x80], 0.08)
-    reserved = [0] * 6
+    reserved = [0] * 5
     if rng.random() < 0.05:
-        reserved[int(rng.integers(0, 6))] = int(rng.integers(1, 16))
-    return Descriptor(opcode=opcode, flags=flags, batch=dims[0], m=dims[1], n=dims[2], h=h, w=w, k=k,
-                      stride=stride, pad=pad, src0=addr(), src1=addr(), src2=addr(), dst=addr(),
-                      reserved=tuple(reserved))
+        reserved[int(rng.integers(0, 5))] = int(rng.integers(1, 16))
+    d = Descriptor(opcode=opcode, flags=flags, batch=dims[0], m=dims[1], n=dims[2], h=h, w=w, k=k,
+                   stride=stride, pad=pad, src0=addr(), src1=addr(), src2=addr(), dst=addr(),
+                   reserved=tuple(reserved))
+    tr, chunk, kind = _random_tiling(rng, d, cfg, window)
+    return replace(d, tr=tr, chunk=chunk), kind
+
+
+def _random_tiling(rng: np.random.Generator, d: Descriptor, cfg: HwConfig,
+                   window: tuple[int, int]) -> tuple[int, int, str]:
+    """(tr, chunk, kind) for ``d`` (tr = chunk = 0). If an earlier rule fails, anything ("early").
+    Otherwise a legal tiling ("legal"; "tr at fit"/"chunk at fit": the largest that fits where a
+    buffer, not the map, is the limit; "nothing fits": tr = chunk = 1 and still too big) or one
+    pushed past a limit: "tr 0", "chunk 0", "tr past rows", "chunk past tiles" (rule 1), "tr
+    past fit", "chunk past fit" (rule 2)."""
+    u16 = 0xFFFF
+
+    def one(vals: list[int]) -> int:
+        return vals[int(rng.integers(len(vals)))]
+
+    if validate(d, cfg, window) != ErrCode.BAD_FIELD:  # tr = 0: BAD_FIELD iff the earlier rules pass
+        return one([0, 1, 2, 7, u16, int(rng.integers(0, 1 << 16))]), one([0, 1, 3, u16]), "early"
+    rows, tr_fit, red, chunk_fit = tiling_limits(d, cfg)
+    ok_tr = one([1, tr_fit, int(rng.integers(1, tr_fit + 1))]) if tr_fit else 1
+    ok_chunk = one([1, chunk_fit, int(rng.integers(1, chunk_fit + 1))]) if chunk_fit else 1
+    kind = one(["legal"] * 6 + ["tr 0", "chunk 0", "tr past rows", "chunk past tiles", "tr past fit",
+                                "chunk past fit", "tr at fit", "chunk at fit"])
+    if kind == "tr 0":
+        return 0, ok_chunk, kind
+    if kind == "chunk 0":
+        return ok_tr, 0, kind
+    if kind == "tr past rows" and rows < u16:  # (a 16-bit tr cannot pass 65535 + 12 output rows)
+        return min(one([rows + 1, rows + 2, u16]), u16), ok_chunk, kind
+    if kind == "chunk past tiles":
+        return ok_tr, min(one([red + 1, red + 7, u16]), u16), kind
+    if kind == "tr past fit" and tr_fit < rows:
+        return tr_fit + 1, ok_chunk, kind
+    if kind == "chunk past fit" and chunk_fit < red:
+        return ok_tr, chunk_fit + 1, kind
+    if kind == "tr at fit" and 1 <= tr_fit < rows and chunk_fit:
+        return tr_fit, ok_chunk, kind
+    if kind == "chunk at fit" and 1 <= chunk_fit < red and tr_fit:
+        return ok_tr, chunk_fit, kind
+    return ok_tr, ok_chunk, "legal" if tr_fit and chunk_fit else "nothing fits"
+
+
+def _small_conv(op: Opcode, addrs: dict[str, int], **kw: int) -> Descriptor:
+    """A K = 1 convolution on a 2 x 4 map, tiled (1, 1), with ``kw`` changed."""
+    geo = dict(batch=2, m=3, n=5, h=2, w=4, k=1, stride=1, pad=0, tr=1, chunk=1)
+    return Descriptor(opcode=op, **{**geo, **kw}, **addrs)
+
+
+def _boundary_descriptors(cfg: HwConfig, window: tuple[int, int]) -> list[tuple[Descriptor, str]]:
+    """Tilings that fill a buffer exactly ("exact ...": legal) next to the smallest overflow
+    ("over ..."), for each buffer and phase, and the folded FC's output tile."""
+    base = window[0]
+    addrs = dict(src0=base, src1=base + 0x1000, src2=base + 0x2000, dst=base + 0x3000)
+    ops = {"fp": Opcode.CONV_FP, "bp": Opcode.CONV_BP, "wu": Opcode.CONV_WU}
+    fc_ops = {"fp": Opcode.FC_FP, "bp": Opcode.FC_BP, "wu": Opcode.FC_WU}
+    ind, outd, wd, lat = cfg.in_buf_depth, cfg.out_buf_depth, cfg.w_buf_depth, cfg.acc_interleave
+    out: list[tuple[Descriptor, str]] = []
+    for phase, op in ops.items():
+        conv = functools.partial(_small_conv, op, addrs)
+
+        # output tile: tr * width words (K = 1: the input tile is the same size, in_depth > out_depth)
+        out += [(conv(w=outd), "exact out"), (conv(w=outd + 1), "over out"),
+                (conv(w=outd // 2, tr=2), "exact out"), (conv(w=outd // 2 + 1, tr=2), "over out")]
+        # input tile
+        if phase == "bp":  # (tr + K - 1) * (W + K - 1); K = 2: 2 * (W + 1)
+            out += [(conv(k=2, w=ind // 2 - 1), "exact in"), (conv(k=2, w=ind // 2), "over in")]
+        else:  # ((tr - 1) * S + K) * (W + 2P); stride 4 keeps the output tile a quarter of it
+            out += [(conv(stride=4, w=ind), "exact in"), (conv(stride=4, w=ind + 1), "over in")]
+        # weight chunk: chunk * K*K (WU: * L)
+        limit = wd // lat if phase == "wu" else wd
+        red = dict(m=(limit + 1) * cfg.tn) if phase == "bp" else dict(n=(limit + 1) * cfg.tn)
+        out += [(conv(chunk=limit, **red), "exact w"), (conv(chunk=limit + 1, **red), "over w")]
+        # folded FC: the batch is the width of the one output row
+        fc = Descriptor(opcode=fc_ops[phase], batch=outd, m=3, n=5, tr=1, chunk=1, **addrs)
+        out += [(fc, "exact out"), (replace(fc, batch=outd + 1), "over out"),
+                (replace(fc, tr=2), "tr past rows")]
+    return out
 
 
 @pytest.mark.parametrize("preset_name", ["ci", "odd"])
 def test_validate_matches_python_on_random_descriptors(preset_name, tmp_path):
-    """eftrain::validate (the kernel's C++) against eftrain.descriptors.validate, 4000 descriptors."""
+    """eftrain::validate (the kernel's C++) against eftrain.descriptors.validate: 4000 random
+    descriptors (their tilings legal, or pushed past each limit of eftrain.tiling) and the
+    exact buffer boundaries."""
     cfg = preset(preset_name)
     seed = 4000 + len(preset_name)
     rng = np.random.default_rng(seed)
-    beat = cfg.bus_bits // 8
+    seen: Counter[tuple[str, int]] = Counter()
     for window in ((0x1000_0000, 0x1000_0000 + (1 << 20)), (0x10_0000, 0x1_0000_0000)):
-        descs = [_random_descriptor(rng, window, beat) for _ in range(2000)]
+        cases = [_random_descriptor(rng, cfg, window) for _ in range(2000)]
+        cases += _boundary_descriptors(cfg, window)
+        descs = [d for d, _ in cases]
         path = tmp_path / "descs.bin"
         encode_program(descs).tofile(path)
         cmd = [str(harness(preset_name)), "validate", str(path), hex(window[0]), hex(window[1])]
@@ -598,10 +833,25 @@ def test_validate_matches_python_on_random_descriptors(preset_name, tmp_path):
         assert len(got) == len(want)
         bad = [i for i in range(len(want)) if got[i] != want[i]]
         assert not bad, (f"seed={seed} preset={preset_name} window={window}: {len(bad)} verdicts differ, "
-                         f"first {descs[bad[0]]}: C++ {got[bad[0]]}, Python {want[bad[0]]}")
+                         f"first {descs[bad[0]]} ({cases[bad[0]][1]}): C++ {got[bad[0]]}, "
+                         f"Python {want[bad[0]]}")
+        seen.update((kind, code) for (_, kind), code in zip(cases, want, strict=True))
         if window[1] - window[0] == 1 << 20:
             missing = {int(e) for e in VALIDATION_CODES} - set(want)
             assert not missing, f"seed={seed}: the random descriptors never hit {missing}"
+    # every tiling limit was hit from both sides, each with its code
+    field, over = int(ErrCode.BAD_FIELD), int(ErrCode.BUFFER_OVERFLOW)
+    # the tiling passed: a later rule (or none) decides
+    passed = {int(ErrCode.NONE), int(ErrCode.MISALIGNED_ADDR), int(ErrCode.OUT_OF_WINDOW)}
+    required = {"tr 0": {field}, "chunk 0": {field}, "tr past rows": {field}, "chunk past tiles": {field},
+                "tr past fit": {over}, "chunk past fit": {over}, "over in": {over}, "over out": {over},
+                "over w": {over}, "tr at fit": passed, "chunk at fit": passed, "exact in": passed,
+                "exact out": passed, "exact w": passed, "legal": passed, "nothing fits": {over}}
+    for kind, codes in required.items():
+        hits = {code for (k, code), n in seen.items() if k == kind and n}
+        assert hits and hits <= codes, \
+            f"seed={seed} preset={preset_name}: {kind!r} gave {hits}, expected {codes}"
+    assert int(ErrCode.NONE) in {code for (k, code) in seen if k in ("exact in", "exact out", "exact w")}
 
 
 def _program_case(preset_name: str, where: str) -> tuple[Image, np.ndarray, int, int]:
