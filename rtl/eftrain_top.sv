@@ -145,7 +145,11 @@ module eftrain_top #(
 
   // ---------------------------------------------------------------------------------------------
   // Register block.
-  logic        ctrl_start, ctrl_soft_reset, ctrl_clear_counters;
+  logic        ctrl_start, ctrl_soft_reset;
+  /* verilator lint_off UNUSEDSIGNAL */     // handshake/status outputs kept for debug visibility
+  logic        ctrl_clear_counters;        // the register block clears its counters itself
+  logic        chk_busy, seq_busy, e_fill_busy;
+  /* verilator lint_on UNUSEDSIGNAL */
   logic        done_pulse, error_pulse;
   logic [7:0]  err_code;
   logic [23:0] err_index;
@@ -242,6 +246,8 @@ module eftrain_top #(
   logic [3:0]        wr_done_status;
   logic [AW-1:0]     wr_done_addr;
 
+  // The DMA's own counters are not used: the register block counts the AXI handshakes.
+  /* verilator lint_off PINCONNECTEMPTY */
   axi_dma #(
     .DATA_W(DATA_W), .ADDR_W(AW), .ID_W(ID_W), .LEN_W(LEN_W)
   ) u_dma (
@@ -268,6 +274,7 @@ module eftrain_top #(
     .m_axi_arcache, .m_axi_arprot, .m_axi_arqos, .m_axi_arvalid, .m_axi_arready,
     .m_axi_rid, .m_axi_rdata, .m_axi_rresp, .m_axi_rlast, .m_axi_rvalid, .m_axi_rready
   );
+  /* verilator lint_on PINCONNECTEMPTY */
 
   assign cnt_rd_beat  = m_axi_rvalid && m_axi_rready;
   assign cnt_wr_beat  = m_axi_wvalid && m_axi_wready;
@@ -288,7 +295,7 @@ module eftrain_top #(
 
   // ---------------------------------------------------------------------------------------------
   // Descriptor validation.
-  logic       chk_start, chk_busy, chk_done;
+  logic       chk_start, chk_done;
   logic [7:0] chk_code;
 
   eftrain_desc_check #(
@@ -307,7 +314,7 @@ module eftrain_top #(
 
   // ---------------------------------------------------------------------------------------------
   // Sequencer and op queues.
-  logic        seq_start, seq_busy, seq_emit_done;
+  logic        seq_start, seq_emit_done;
   logic [31:0] n_ld, n_cu, n_st;
   logic        sq_ld_valid, sq_ld_ready, sq_cu_valid, sq_cu_ready, sq_st_valid, sq_st_ready;
   ld_op_t      sq_ld_op, q_ld_op;
@@ -351,7 +358,7 @@ module eftrain_top #(
   // ---------------------------------------------------------------------------------------------
   // Engine.
   wire engine_rst_n = rst_n && !abort_pulse;
-  logic             e_cmd_valid, e_cmd_ready, e_busy, e_done, e_mac, e_fill_busy;
+  logic             e_cmd_valid, e_cmd_ready, e_busy, e_done, e_mac;
   logic [3:0]       e_done_err;
   logic             e_ld_valid, e_ld_ready, e_ld_bank, e_ld_flip, e_ld_fill;
   logic [1:0]       e_ld_buf;
@@ -368,6 +375,7 @@ module eftrain_top #(
   logic             e_rsp_valid, e_rsp_ready;
   logic [DATA_W-1:0] e_rsp_data;
 
+  /* verilator lint_off PINCONNECTEMPTY */   // done_cycles, err_addr: diagnostics not used here
   eftrain_engine #(
     .TM(TM), .TN(TN), .ACC_L(ACC_L), .MUL_LAT(MUL_LAT), .ADD_LAT(ADD_LAT),
     .IN_DEPTH(IN_DEPTH), .OUT_DEPTH(OUT_DEPTH), .W_DEPTH(W_DEPTH), .WPB(WPB)
@@ -555,6 +563,8 @@ module eftrain_top #(
     .err_status       (st_err_status),
     .err_addr         ()
   );
+
+  /* verilator lint_on PINCONNECTEMPTY */
 
   // ---------------------------------------------------------------------------------------------
   // Control FSM.
