@@ -73,19 +73,32 @@ module eftrain_layer_seq #(
   input  wire logic                      st_ready,
   output      eftrain_top_pkg::st_op_t   st_op
 );
-  import eftrain_top_pkg::*;
-  import eftrain_engine_pkg::MODE_FP;
-  import eftrain_engine_pkg::MODE_BP;
-  import eftrain_engine_pkg::MODE_WU;
-  import eftrain_engine_pkg::MODE_WU_CLEAR;
-  import eftrain_engine_pkg::MODE_WU_COMBINE;
-  import eftrain_engine_pkg::ACC_CONTINUE;
-  import eftrain_engine_pkg::ACC_NEG_ZERO;
-  import eftrain_engine_pkg::ACC_BIAS;
-  import eftrain_engine_pkg::BUF_IN;
-  import eftrain_engine_pkg::BUF_OUT;
-  import eftrain_engine_pkg::BUF_W;
-  import eftrain_engine_pkg::BUF_BIAS;
+  // Package constants (Yosys 0.23 takes no imports inside modules).
+  localparam logic [2:0] MODE_FP          = eftrain_engine_pkg::MODE_FP;
+  localparam logic [2:0] MODE_BP          = eftrain_engine_pkg::MODE_BP;
+  localparam logic [2:0] MODE_WU          = eftrain_engine_pkg::MODE_WU;
+  localparam logic [2:0] MODE_WU_CLEAR    = eftrain_engine_pkg::MODE_WU_CLEAR;
+  localparam logic [2:0] MODE_WU_COMBINE  = eftrain_engine_pkg::MODE_WU_COMBINE;
+  localparam logic [1:0] ACC_CONTINUE     = eftrain_engine_pkg::ACC_CONTINUE;
+  localparam logic [1:0] ACC_NEG_ZERO     = eftrain_engine_pkg::ACC_NEG_ZERO;
+  localparam logic [1:0] ACC_BIAS         = eftrain_engine_pkg::ACC_BIAS;
+  localparam logic [1:0] BUF_IN           = eftrain_engine_pkg::BUF_IN;
+  localparam logic [1:0] BUF_OUT          = eftrain_engine_pkg::BUF_OUT;
+  localparam logic [1:0] BUF_W            = eftrain_engine_pkg::BUF_W;
+  localparam logic [1:0] BUF_BIAS         = eftrain_engine_pkg::BUF_BIAS;
+  localparam int ADDR_W           = eftrain_top_pkg::ADDR_W;
+  localparam logic [7:0] OP_CONV_FP = eftrain_top_pkg::OP_CONV_FP;
+  localparam logic [7:0] OP_CONV_BP = eftrain_top_pkg::OP_CONV_BP;
+  localparam logic [7:0] OP_CONV_WU = eftrain_top_pkg::OP_CONV_WU;
+  localparam logic [7:0] OP_FC_FP   = eftrain_top_pkg::OP_FC_FP;
+  localparam logic [7:0] OP_FC_BP   = eftrain_top_pkg::OP_FC_BP;
+  localparam logic [7:0] OP_FC_WU   = eftrain_top_pkg::OP_FC_WU;
+  localparam logic [7:0] FLAG_BIAS  = eftrain_top_pkg::FLAG_BIAS;
+  localparam logic [1:0] LD_FILL    = eftrain_top_pkg::LD_FILL;
+  localparam logic [1:0] LD_FMAP    = eftrain_top_pkg::LD_FMAP;
+  localparam logic [1:0] LD_W       = eftrain_top_pkg::LD_W;
+  localparam logic [0:0] ST_FMAP    = eftrain_top_pkg::ST_FMAP;
+  localparam logic [0:0] ST_W       = eftrain_top_pkg::ST_W;
 
   localparam int T  = TN;
   localparam int AW = ADDR_W;
@@ -96,24 +109,24 @@ module eftrain_layer_seq #(
     logic [35:0] p;
     p = 36'(x) * 36'd43691;
     case (s)
-      4'd2:    return x >> 1;
-      4'd3:    return 18'(p >> 17);
-      4'd4:    return x >> 2;
-      default: return x;
+      4'd2:    div_s = x >> 1;
+      4'd3:    div_s = 18'(p >> 17);
+      4'd4:    div_s = x >> 2;
+      default: div_s = x;
     endcase
   endfunction
 
   function automatic logic [15:0] cdiv_t(input logic [15:0] c);
-    return 16'((32'(c) + 32'(T - 1)) / 32'(T));
+    cdiv_t = 16'((32'(c) + 32'(T - 1)) / 32'(T));
   endfunction
 
   function automatic logic [8:0] valid_lanes(input logic [15:0] total, input logic [31:0] first);
-    return (32'(total) - first < 32'(T)) ? 9'(32'(total) - first) : 9'(T);
+    valid_lanes = (32'(total) - first < 32'(T)) ? 9'(32'(total) - first) : 9'(T);
   endfunction
 
   // ---------------------------------------------------------------------------------------------
   // Layer registers (set up once per descriptor).
-  desc_t d;
+  eftrain_top_pkg::desc_t d;
   logic fp, bp, wu, fold, bias_on;
   /* verilator lint_off UNUSEDSIGNAL */
   logic [17:0] oh, ow;                         // 18 bits for the intermediate; the value fits 16

@@ -281,7 +281,7 @@ module eftrain_loader #(
   logic          f_room, f_pop, p_push, f_last;
 
   assign f_room   = (f_cnt != 2'd2);
-  assign ld_valid = (f_cnt != 2'd0);
+  assign ld_valid = (f_cnt != 2'd0) && !failed;
   assign f_pop    = ld_valid && ld_ready;
   assign {f_last, ld_fill, ld_count, ld_flip, ld_kw, ld_kh, ld_k, ld_addr, ld_col, ld_lane,
           ld_bank, ld_buf, ld_mask, ld_data} = f_q0;

@@ -246,6 +246,7 @@ module eftrain_storer #(
   // first request (g_st = 0), so ops follow without a bubble.
   // ---------------------------------------------------------------------------------------------
   logic [QI-1:0] ri;
+  logic          rq_v;                  // the request register holds a request
   logic          g_have, g_adv, g_st, g_last, g_fmap;
   logic [31:0]   g_p, g_p_e;            // FMAP pixel
   logic [7:0]    g_l, g_l_e;            // FMAP: lane l0; W: column j0
@@ -258,7 +259,7 @@ module eftrain_storer #(
   always_comb begin
     ri      = r_p[QI-1:0];
     g_have  = (r_p != wr_p) && q_gated[ri] && !failed;
-    g_adv   = g_have && (!rd_req_valid || rd_req_ready);
+    g_adv   = g_have && (!rq_v || rd_req_ready);
     g_fmap  = (q_kind[ri] == ST_FMAP);
     g_p_e   = g_st ? g_p  : 32'd0;
     g_l_e   = g_st ? g_l  : 8'd0;
@@ -275,13 +276,15 @@ module eftrain_storer #(
     else        g_last = l_wrap && i_wrap && (g_kp_e + 6'd1 >= g_kk);
   end
 
+  assign rd_req_valid = rq_v && !failed;
+
   always_ff @(posedge clk) begin
     if (!rst_n || abort || failed) begin
-      rd_req_valid <= 1'b0;
+      rq_v <= 1'b0;
     end else if (g_adv) begin
-      rd_req_valid <= 1'b1;
+      rq_v <= 1'b1;
     end else if (rd_req_ready) begin
-      rd_req_valid <= 1'b0;
+      rq_v <= 1'b0;
     end
     if (g_adv) begin
       rd_req_buf  <= g_fmap ? BUF_OUT : BUF_W;
@@ -348,7 +351,7 @@ module eftrain_storer #(
   logic unused_rsp_mask;
   assign unused_rsp_mask = ^rd_rsp_mask;   // masked words come back as 0 anyway
   /* verilator lint_on UNUSEDSIGNAL */
-  assign wrs_valid    = (f_cnt != 2'd0);
+  assign wrs_valid    = (f_cnt != 2'd0) && !failed;
   assign f_pop        = wrs_valid && wrs_ready;
 
   always_ff @(posedge clk) begin

@@ -108,8 +108,8 @@ module eftrain_top #(
   input  wire logic                  m_axi_rvalid,
   output      logic                  m_axi_rready
 );
-  import eftrain_top_pkg::*;
-
+  localparam int ADDR_W     = eftrain_top_pkg::ADDR_W;
+  localparam int LEN_W      = eftrain_top_pkg::LEN_W;
   localparam int AW         = ADDR_W;
   localparam int DATA_W     = 32 * WPB;
   localparam int BEAT_BYTES = 4 * WPB;
@@ -136,10 +136,10 @@ module eftrain_top #(
   // DMA status -> error code.
   function automatic logic [7:0] dma_code(input logic [3:0] status);
     case (status)
-      4'd3:    return E_OUT_OF_WINDOW;
-      4'd4:    return E_AXI_SLVERR;
-      4'd5:    return E_AXI_DECERR;
-      default: return E_INTERNAL;
+      4'd3:    dma_code = E_OUT_OF_WINDOW;
+      4'd4:    dma_code = E_AXI_SLVERR;
+      4'd5:    dma_code = E_AXI_DECERR;
+      default: dma_code = E_INTERNAL;
     endcase
   endfunction
 
@@ -317,12 +317,34 @@ module eftrain_top #(
   logic        seq_start, seq_emit_done;
   logic [31:0] n_ld, n_cu, n_st;
   logic        sq_ld_valid, sq_ld_ready, sq_cu_valid, sq_cu_ready, sq_st_valid, sq_st_ready;
-  ld_op_t      sq_ld_op, q_ld_op;
-  cu_op_t      sq_cu_op, q_cu_op;
-  st_op_t      sq_st_op, q_st_op;
+  eftrain_top_pkg::ld_op_t sq_ld_op, q_ld_op;
+  eftrain_top_pkg::cu_op_t sq_cu_op, q_cu_op;
+  eftrain_top_pkg::st_op_t sq_st_op, q_st_op;
   logic        q_ld_valid, q_ld_ready, q_cu_valid, q_cu_ready, q_st_valid, q_st_ready;
   logic [31:0] loaded_cnt, computed_cnt, stored_cnt;
   wire         unit_clear = seq_start;
+
+  // The fetched descriptor's fields (eftrain/descriptors.py: word/bit layout). The reserved words
+  // and the address bits above ADDR_W were checked by the validator.
+  eftrain_top_pkg::desc_t desc_dec;
+  always_comb begin
+    desc_dec.opcode = desc_words[7:0];
+    desc_dec.flags  = desc_words[15:8];
+    desc_dec.batch  = desc_words[32 +: 16];
+    desc_dec.k      = desc_words[48 +: 4];
+    desc_dec.stride = desc_words[52 +: 4];
+    desc_dec.pad    = desc_words[56 +: 4];
+    desc_dec.m      = desc_words[64 +: 16];
+    desc_dec.n      = desc_words[80 +: 16];
+    desc_dec.h      = desc_words[96 +: 16];
+    desc_dec.w      = desc_words[112 +: 16];
+    desc_dec.src0   = desc_words[128 +: ADDR_W];
+    desc_dec.src1   = desc_words[192 +: ADDR_W];
+    desc_dec.src2   = desc_words[256 +: ADDR_W];
+    desc_dec.dst    = desc_words[320 +: ADDR_W];
+    desc_dec.tr     = desc_words[384 +: 16];
+    desc_dec.chunk  = desc_words[400 +: 16];
+  end
 
   eftrain_layer_seq #(
     .TM(TM), .TN(TN), .ACC_L(ACC_L), .W_DEPTH(W_DEPTH)
@@ -330,7 +352,7 @@ module eftrain_top #(
     .clk, .rst_n,
     .flush     (abort_pulse),
     .start     (seq_start),
-    .desc      (decode_desc(desc_words)),
+    .desc      (desc_dec),
     .busy      (seq_busy),
     .emit_done (seq_emit_done),
     .n_ld, .n_cu, .n_st,
@@ -339,17 +361,17 @@ module eftrain_top #(
     .st_valid  (sq_st_valid), .st_ready (sq_st_ready), .st_op (sq_st_op)
   );
 
-  eftrain_fifo #(.WIDTH($bits(ld_op_t)), .DEPTH(OP_FIFO_DEPTH)) u_ld_q (
+  eftrain_fifo #(.WIDTH($bits(sq_ld_op)), .DEPTH(OP_FIFO_DEPTH)) u_ld_q (
     .clk, .rst_n, .clear (abort_pulse),
     .in_valid (sq_ld_valid), .in_ready (sq_ld_ready), .in_data (sq_ld_op),
     .out_valid (q_ld_valid), .out_ready (q_ld_ready), .out_data (q_ld_op)
   );
-  eftrain_fifo #(.WIDTH($bits(cu_op_t)), .DEPTH(OP_FIFO_DEPTH)) u_cu_q (
+  eftrain_fifo #(.WIDTH($bits(sq_cu_op)), .DEPTH(OP_FIFO_DEPTH)) u_cu_q (
     .clk, .rst_n, .clear (abort_pulse),
     .in_valid (sq_cu_valid), .in_ready (sq_cu_ready), .in_data (sq_cu_op),
     .out_valid (q_cu_valid), .out_ready (q_cu_ready), .out_data (q_cu_op)
   );
-  eftrain_fifo #(.WIDTH($bits(st_op_t)), .DEPTH(OP_FIFO_DEPTH)) u_st_q (
+  eftrain_fifo #(.WIDTH($bits(sq_st_op)), .DEPTH(OP_FIFO_DEPTH)) u_st_q (
     .clk, .rst_n, .clear (abort_pulse),
     .in_valid (sq_st_valid), .in_ready (sq_st_ready), .in_data (sq_st_op),
     .out_valid (q_st_valid), .out_ready (q_st_ready), .out_data (q_st_op)

@@ -21,7 +21,7 @@ package eftrain_top_pkg;
   localparam logic [7:0] OP_FC_WU   = 8'h06;
   localparam logic [7:0] FLAG_BIAS  = 8'h01;
 
-  // A decoded descriptor (eftrain/descriptors.py: the field layout).
+  // A decoded descriptor (eftrain/descriptors.py: the field layout; eftrain_top decodes it).
   typedef struct packed {
     logic [7:0]        opcode;
     logic [7:0]        flags;
@@ -41,28 +41,6 @@ package eftrain_top_pkg;
     logic [15:0]       chunk;
   } desc_t;
 
-  /* verilator lint_off UNUSEDSIGNAL */  // reserved words and the address bits above ADDR_W
-  function automatic desc_t decode_desc(input logic [511:0] words);
-    desc_t d;
-    d.opcode = words[7:0];
-    d.flags  = words[15:8];
-    d.batch  = words[32 +: 16];
-    d.k      = words[48 +: 4];
-    d.stride = words[52 +: 4];
-    d.pad    = words[56 +: 4];
-    d.m      = words[64 +: 16];
-    d.n      = words[80 +: 16];
-    d.h      = words[96 +: 16];
-    d.w      = words[112 +: 16];
-    d.src0   = words[128 +: ADDR_W];
-    d.src1   = words[192 +: ADDR_W];
-    d.src2   = words[256 +: ADDR_W];
-    d.dst    = words[320 +: ADDR_W];
-    d.tr     = words[384 +: 16];
-    d.chunk  = words[400 +: 16];
-    return d;
-  endfunction
-  /* verilator lint_on UNUSEDSIGNAL */
 
   // Loader op kinds.
   localparam logic [1:0] LD_FILL = 2'd0;  // engine zero fill
