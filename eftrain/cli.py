@@ -35,6 +35,35 @@ def _cmd_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from eftrain import bench, sim
+
+    cfg = preset(args.preset)
+    modes = tuple(bench.PHASES) if args.mode == "all" else (args.mode,)
+    if args.layer:
+        layers = [(sim.parse_layer(args.layer), "layer")]
+    else:
+        layers = [(layer, args.suite) for layer in bench.suite(args.suite)]
+    rows: list[bench.BenchRow] = []
+    for layer, name in layers:
+        ph = modes if layer.input_grad else tuple(m for m in modes if m != "bp")
+        if not args.json:
+            print(f"... {layer.name} {','.join(ph)}", file=sys.stderr, flush=True)
+        rows += bench.bench_layer(layer, cfg, args.batch, ph, suite_name=name, seed=args.seed)
+    if args.json:
+        out = (rows[0].to_dict() if len(rows) == 1
+               else {"preset": cfg.name, "rows": [r.to_dict() for r in rows]})
+        json.dump(out, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(bench.format_rows(rows, cfg))
+    if args.png:
+        what = args.layer or args.suite
+        path = bench.plot_rows(rows, args.png, f"{what} @ {cfg.name}, batch {args.batch}")
+        print(f"plot: {path}", file=sys.stderr)
+    return 0 if all(r.bit_exact for r in rows) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="eftrain", description="EF-Train, open: CNN training accelerator tools")
     sub = p.add_subparsers(dest="command", required=True)
@@ -55,6 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--batch", type=int, default=16)
     m.add_argument("--json", action="store_true", help="print a JSON object with a 'layers' list")
     m.set_defaults(func=_cmd_model)
+
+    b = sub.add_parser("bench", help="RTL benchmark: measured cycles vs the analytical model per layer phase")
+    b.add_argument("--layer", help="M,N,H,W,K,S,P (one layer; default: the --suite)")
+    b.add_argument("--suite", default="cifar_vgg", help="cifar_vgg, vgg16 (scaled maps) or smoke")
+    b.add_argument("--mode", choices=["fp", "bp", "wu", "all"], default="all")
+    b.add_argument("--preset", choices=preset_names(), default="zcu102")
+    b.add_argument("--batch", type=int, default=2)
+    b.add_argument("--seed", type=int, default=1)
+    b.add_argument("--json", action="store_true",
+                   help="JSON: one object (cycles, utilization, predicted_cycles, ...) for one row, "
+                   "else {'rows': [...]}")
+    b.add_argument("--png", help="save a measured-vs-model bar chart here")
+    b.set_defaults(func=_cmd_bench)
     return p
 
 

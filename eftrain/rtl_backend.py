@@ -54,6 +54,8 @@ class RtlRun:
     macs: int
     run_dir: Path | None = None  # kept when waveforms were written (dump.fst inside)
     descriptor: Any = field(default=None, repr=False)
+    sim_seconds: float = 0.0     # the whole simulation's run proper (all phases of the call)
+    run_seconds: float = 0.0     # the whole call's simulator part (files, start-up, run, read-back)
 
 
 def run_phases(cfg: HwConfig, phases: list[tuple[str, dict[str, Any]]], name: str | None = None,
@@ -106,7 +108,8 @@ def run_phases(cfg: HwConfig, phases: list[tuple[str, dict[str, Any]]], name: st
         runs.append(RtlRun(
             result=lp.decode(top.words(out.addr, out.data.size)),
             cycles=pr.counters["CYCLES"], counters=pr.counters, tiling=(d.tr, d.chunk), macs=lp.macs,
-            run_dir=run_dir if keep else None, descriptor=d))
+            run_dir=run_dir if keep else None, descriptor=d, sim_seconds=top.sim_seconds,
+            run_seconds=top.run_seconds))
     if not keep:  # keep waveforms; remove a clean run's files
         shutil.rmtree(run_dir, ignore_errors=True)
     return runs
