@@ -378,7 +378,7 @@ module eftrain_desc_check #(
   logic [SZW-1:0]   x_bytes, y_bytes, w_bytes;
 
   always_comb begin
-    x_bytes = (SZW'(x_lo) + (SZW'(x_hi) << 16)) << 2;
+    x_bytes = (SZW'(x_lo) + (SZW'(x_hi) << 17)) << 2;
     y_bytes = (SZW'(y_lo) + (SZW'(y_hi) << 17)) << 2;
     w_bytes = SZW'(w_all) << 2;
   end

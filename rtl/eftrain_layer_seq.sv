@@ -30,7 +30,9 @@
 // Dependencies (all as "unit X has completed at least n ops of this layer"):
 //   loads of step i      wait for the commands of step i-2 (the input/output bank they reuse);
 //                        weight loads also for the commands of the chunk that last used their
-//                        region; the bias load for every earlier command (bias registers);
+//                        region; the bias load also for the last command that started from
+//                        the bias registers (one set of registers: exposed only when a lane tile
+//                        has a single reduction tile);
 //                        an output-tile reload for the store of output tile o-2 (same bank).
 //   commands of step i   wait for the loads of step i; the first step of output tile o for the
 //                        store of tile o-2 (same bank); WU_CLEAR for every earlier store.
@@ -161,7 +163,8 @@ module eftrain_layer_seq #(
   logic [31:0] cu_mark1, cu_mark2;             // commands emitted up to step i-1 / i-2
   logic [31:0] st_mark1, st_mark2;             // stores emitted up to output tile o-1 / o-2
   logic [31:0] cu_chunk_cur, cu_chunk_prev;    // commands emitted before this chunk / the previous one
-  logic [31:0] w_gate;
+  logic [31:0] w_gate, b_gate;
+  logic [31:0] cu_bias_mark;                   // commands emitted up to the last one with ACC_BIAS
   logic [15:0] sub_idx;                        // slot counter of multi-op emissions
 
   typedef enum logic [4:0] {
@@ -188,6 +191,8 @@ module eftrain_layer_seq #(
   always_comb begin
     w_gate = w_double ? cu_chunk_prev : cu_chunk_cur;
     if (cu_mark2 > w_gate) w_gate = cu_mark2;
+    b_gate = cu_bias_mark;
+    if (cu_mark2 > b_gate) b_gate = cu_mark2;
   end
 
   // ---------------------------------------------------------------------------------------------
@@ -207,7 +212,7 @@ module eftrain_layer_seq #(
         ld_valid            = 1'b1;
         ld_op.kind          = LD_FILL;
         ld_op.buf_sel       = BUF_BIAS;
-        ld_op.wait_computed = cu_mark1;
+        ld_op.wait_computed = b_gate;
       end
       S_E_BIAS: begin
         ld_valid            = 1'b1;
@@ -218,7 +223,7 @@ module eftrain_layer_seq #(
         ld_op.width         = 16'd1;
         ld_op.col_step      = 16'd1;
         ld_op.row_step      = 16'd1;
-        ld_op.wait_computed = cu_mark1;
+        ld_op.wait_computed = b_gate;
       end
       S_E_W: begin
         ld_valid            = 1'b1;
@@ -410,6 +415,7 @@ module eftrain_layer_seq #(
         st_mark2      <= '0;
         cu_chunk_cur  <= '0;
         cu_chunk_prev <= '0;
+        cu_bias_mark  <= '0;
         sub_idx       <= '0;
         st <= S_CHUNK;
       end
@@ -513,6 +519,7 @@ module eftrain_layer_seq #(
       S_NEXT: begin
         cu_mark2 <= cu_mark1;
         cu_mark1 <= n_cu;
+        if (bias_on && t0 == 16'd0 && j == 16'd0) cu_bias_mark <= n_cu;
         if (!wu && out_last) begin
           st_mark2 <= st_mark1;
           st_mark1 <= n_st;
