@@ -97,3 +97,21 @@ def test_layers_bit_exact(phase: str) -> None:
     _check("ci", plan, layers, expect, res)
     assert res.counters["MAC_CYCLES"] > 0
     assert res.counters["AXI_WR_BEATS"] > 0 and res.counters["AXI_RD_BEATS"] > 0
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_random_latency_and_backpressure_change_nothing(seed: int) -> None:
+    """Random DRAM latency and pauses on every AXI channel: the same bits, the same DRAM image."""
+    rng = np.random.default_rng(seed)
+    names = ["fp_tiles", "bp_s2", "wu_tiles", "fp_fc", "wu_fc"]
+    plan, layers, expect, prog = _build("ci", names, seed=seed)
+    regions = [(r.addr, r.data) for r in plan.regions.values()]
+    quiet = runner.run_program("ci", regions, prog, len(layers), (plan.base, plan.limit),
+                               name=f"quiet-{seed}")
+    knobs = runner.Knobs(rd_lat=int(rng.integers(1, 120)), wr_lat=int(rng.integers(0, 60)),
+                         stall=int(rng.integers(20, 60)), seed=seed)
+    noisy = runner.run_program("ci", regions, prog, len(layers), (plan.base, plan.limit), knobs=knobs,
+                               name=f"noisy-{seed}")
+    _check("ci", plan, layers, expect, noisy)
+    assert np.array_equal(noisy.mem, quiet.mem), f"DRAM differs under {knobs}"
+    assert noisy.counters["CYCLES"] > quiet.counters["CYCLES"], "the pauses did not slow anything down"
