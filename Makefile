@@ -3,10 +3,11 @@
 #   make sim  [MODE=fp|bp|wu|all] [CONFIG=ci|zcu102|odd] [LAYER=M,N,H,W,K,S,P] [BATCH=B] [WAVES=1]
 #   make test          quick tier (what CI runs)
 #   make test-slow     slow tier
+#   make bench         RTL vs analytical model per layer phase (cifar_vgg, scaled vgg16) [BENCH_CONFIG, BENCH_BATCH]
 #   make bench-golden  golden model speed vs torch's conv (prints figures)
 #   make model NET=vgg16 [CONFIG=zcu102]
 #   make lint          verilator --lint-only -Wall on every RTL top at every preset
-#   make synth         Yosys synth_xilinx (UltraScale+) resource table of the engine [SYNTH_CONFIG=zcu102]
+#   make synth         Yosys synth_xilinx (UltraScale+) resources of the whole accelerator [SYNTH_CONFIG=zcu102]
 #   make hls-csim      the HLS kernel (hls/) in C simulation, bit-exact against the golden model
 #   make ruff          Python lint
 #
@@ -40,12 +41,12 @@ ifneq ($(strip $(SEED)),)
 SIM_ARGS += --seed $(SEED)
 endif
 
-.PHONY: all venv sim test test-slow bench-golden model lint synth hls-csim ruff clean distclean help
+.PHONY: all venv sim test test-slow bench bench-golden model lint synth hls-csim ruff clean distclean help
 
 all: test
 
 help:
-	@sed -n '3,15p' Makefile
+	@sed -n '3,16p' Makefile
 
 venv: $(STAMP)
 
@@ -63,6 +64,17 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) -m "slow"
+
+BENCH_CONFIG ?= zcu102
+BENCH_BATCH  ?= 1
+BENCH_DIR    := build/bench
+
+bench: $(STAMP)
+	@mkdir -p $(BENCH_DIR)
+	$(PY) -m eftrain bench --suite cifar_vgg --preset $(BENCH_CONFIG) --batch $(BENCH_BATCH) \
+		--png $(BENCH_DIR)/cifar_vgg_$(BENCH_CONFIG).png --save $(BENCH_DIR)/cifar_vgg_$(BENCH_CONFIG).json
+	$(PY) -m eftrain bench --suite vgg16 --preset $(BENCH_CONFIG) --batch $(BENCH_BATCH) \
+		--png $(BENCH_DIR)/vgg16_$(BENCH_CONFIG).png --save $(BENCH_DIR)/vgg16_$(BENCH_CONFIG).json
 
 bench-golden: $(STAMP)
 	$(PY) -m pytest -m bench -s -q tests/bench

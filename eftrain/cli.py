@@ -57,6 +57,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print(bench.format_rows(rows, cfg))
+    if args.save:
+        with open(args.save, "w") as fh:
+            json.dump({"preset": cfg.name, "batch": args.batch, "rows": [r.to_dict() for r in rows]}, fh,
+                      indent=2)
     if args.png:
         what = args.layer or args.suite
         path = bench.plot_rows(rows, args.png, f"{what} @ {cfg.name}, batch {args.batch}")
@@ -96,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="JSON: one object (cycles, utilization, predicted_cycles, ...) for one row, "
                    "else {'rows': [...]}")
     b.add_argument("--png", help="save a measured-vs-model bar chart here")
+    b.add_argument("--save", help="also write every row as JSON to this file")
     b.set_defaults(func=_cmd_bench)
     return p
 
