@@ -33,7 +33,9 @@
 //                        region; the bias load also for the last command that started from
 //                        the bias registers (one set of registers: exposed only when a lane tile
 //                        has a single reduction tile);
-//                        an output-tile reload for the store of output tile o-2 (same bank).
+//                        an output-tile reload for the store of output tile o-2 (same bank)
+//                        and for the store of its own partial sums in the previous chunk
+//                        (o-1 when a chunk pass has a single output tile).
 //   commands of step i   wait for the loads of step i; the first step of output tile o for the
 //                        store of tile o-2 (same bank); WU_CLEAR for every earlier store.
 //   stores               wait for the commands that produced them.
@@ -141,6 +143,7 @@ module eftrain_layer_seq #(
   logic [3:0]  ins;                            // zero-insertion step of the input map (BP: S)
   logic [3:0]  off;                            // first data row/column in the tile (P or K-1-P)
   logic        need_fill;
+  logic        one_tile;                       // one output tile per chunk pass (1 image, 1 row tile)
   logic        w_double;
   logic [AW-1:0] in_row, in_plane, out_row, out_plane, w_tile;
 
@@ -248,7 +251,10 @@ module eftrain_layer_seq #(
         ld_op.width         = width;
         ld_op.col_step      = 16'd1;
         ld_op.row_step      = width;
-        ld_op.wait_stored   = st_mark2;
+        // Bank reuse: the store of output tile o-2. A reload also needs the store of the same
+        // tile in the previous chunk: o - (tiles per chunk pass), i.e. o-1 when a pass has a
+        // single output tile (one image, one row tile).
+        ld_op.wait_stored   = (reload && one_tile) ? st_mark1 : st_mark2;
       end
       S_E_FILL: begin
         ld_valid            = 1'b1;
@@ -400,6 +406,7 @@ module eftrain_layer_seq #(
         out_plane <= AW'(rows) * AW'(width) * AW'(T);
         w_tile    <= AW'(kk) * TILE_WORDS;
         w_double  <= (32'(d.chunk) * 32'(kk) * 32'd2) <= 32'(W_DEPTH);
+        one_tile  <= (images == 16'd1) && (32'(d.tr) >= 32'(rows));
         mt <= '0;
         m0 <= '0;
         t0 <= '0;

@@ -52,8 +52,9 @@
 //
 // Errors: a completion with status != 0 (axi_dma codes: 1 ZERO_LENGTH, 2 MISALIGNED,
 // 3 OUT_OF_WINDOW, 4 SLVERR, 5 DECERR) or a stream beat with rds_err puts the loader into the
-// failed state at once: no further DMA command, fill or port beat (the 2-entry port buffer is
-// emptied), no further op counted; every stream beat and completion the DMA still delivers is
+// failed state at once: from the next cycle on no further DMA command, fill or port beat (the
+// 2-entry port buffer is emptied), no further op counted; in particular nothing moves while
+// err_valid is high; every stream beat and completion the DMA still delivers is
 // accepted and dropped, and new ops are accepted and dropped, so nothing upstream or in the DMA
 // hangs. err_valid rises with the first completion whose status != 0 (err_status = its status,
 // err_addr = its address; an rds_err beat is always followed by such a completion) and stays

@@ -27,7 +27,7 @@
 //
 // Unload requests of an op (in this order; the engine answers in order, masked words are 0):
 //   FMAP  for p in 0..npix-1, for l0 in 0, WPB, ..., TN-WPB: BUF_OUT, bank, lane l0,
-//         addr base + p, mask[w] = (l0 + w < lanes_valid)
+//         addr base + p (mod 2^16), mask[w] = (l0 + w < lanes_valid)
 //   W     for kpos in 0..K*K-1, for i in 0..TM-1, for j0 in 0, WPB, ..., TN-WPB: BUF_W, lane i,
 //         col j0, addr base + kpos, mask[w] = (i < rows_valid) && (j0 + w < cols_valid)
 //         (one segment of K*K*TM*TN words, the reshaped [kh][kw][i][j] tile order)
@@ -42,8 +42,8 @@
 // older data still streams; an op's unload requests start as soon as its gate has passed.
 //
 // Errors: the first write completion with status != 0 (axi_dma codes) puts the storer into the
-// failed state: no further DMA command, unload request or stream beat (the response buffer is
-// emptied), no further op counted; completions and unload responses still arriving are
+// failed state: from the next cycle on no further DMA command, unload request or stream beat
+// (the response buffer is emptied; nothing moves while err_valid is high), no op counted; completions and unload responses still arriving are
 // accepted and dropped, new ops are accepted and dropped: nothing hangs. err_valid (sticky until
 // abort) with err_status / err_addr = the completion's status / address. A command that fails
 // the DMA's check (length, alignment, window) takes no data: the storer cannot see that before
@@ -66,7 +66,11 @@ module eftrain_storer #(
   parameter int WPB      = 4,
   parameter int ADDR_W   = 40,
   parameter int LEN_W    = 32,
-  parameter int OP_DEPTH = 4
+  parameter int OP_DEPTH = 4,
+  // 1: the engine keeps running through an abort, so a response to a request it accepted before
+  // the abort still comes and is dropped. 0: the engine is reset by the same abort (eftrain_top
+  // does that), so no such response comes and nothing is dropped.
+  parameter bit DROP_LATE_RSP = 1'b1
 ) (
   input  wire logic                clk,
   input  wire logic                rst_n,
@@ -323,8 +327,9 @@ module eftrain_storer #(
   // ---------------------------------------------------------------------------------------------
   // Response buffer: 2 entries between the unload port and the write stream (room registered).
   // ---------------------------------------------------------------------------------------------
-  // Responses to requests the engine took before an abort are dropped (rs_junk): the unload
-  // port holds at most one accepted request without its response, rs_out counts them.
+  // Responses to requests the engine took before an abort are dropped (rs_junk, with
+  // DROP_LATE_RSP): the unload port holds at most one accepted request without its response,
+  // rs_out counts them.
   logic [32*WPB-1:0] f_q1;
   logic [1:0]        f_cnt;
   logic              f_push, f_pop, rq_fire, rs_fire;
@@ -342,7 +347,7 @@ module eftrain_storer #(
       rs_junk <= 2'd0;
     end else begin
       rs_out <= rs_out_n;
-      if (abort)                             rs_junk <= rs_out_n;
+      if (abort)                             rs_junk <= DROP_LATE_RSP ? rs_out_n : 2'd0;
       else if (rs_fire && rs_junk != 2'd0)   rs_junk <= rs_junk - 2'd1;
     end
   end

@@ -541,7 +541,8 @@ module eftrain_top #(
   );
 
   eftrain_storer #(
-    .TM(TM), .TN(TN), .WPB(WPB), .ADDR_W(AW), .LEN_W(LEN_W)
+    .TM(TM), .TN(TN), .WPB(WPB), .ADDR_W(AW), .LEN_W(LEN_W),
+    .DROP_LATE_RSP(1'b0)     // the abort pulse also resets the engine (engine_rst_n)
   ) u_storer (
     .clk, .rst_n,
     .abort            (abort_pulse),

@@ -3,9 +3,9 @@
 The pytest functions build ONE model (``build/axi_dma/tb/model``): the wrapper tb/axi_dma/axi_dma_tb.sv
 holds one axi_dma instance per configuration (a Verilator build costs far more than these runs), and
 each cocotb test of this module runs in its own simulation against one instance; the cocotb tests
-live below, in the same file. The DRAM is cocotbext-axi's AxiRam (read and write sides) with a
-pipelined read latency, fault regions and a traffic log added; the streams are cocotbext-axi stream
-models with pause generators.
+live below, in the same file. The DRAM is tb/common/dram.py (cocotbext-axi's AxiRam with a
+pipelined read latency, fault regions, a traffic log and random pauses); the streams are
+cocotbext-axi stream models with pause generators.
 
 Configurations (``CONFIGS``, instance g_dma[i] of the wrapper)
     w128  the presets' bus (HwConfig.bus_bits = 128), 40-bit addresses, 256-beat bursts, 8 outstanding
@@ -49,27 +49,23 @@ builds a traced model (tb/common/sim.py).
 from __future__ import annotations
 
 import json
-import logging
 import os
 import random
 import secrets
 import shutil
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cocotb
 import pytest
 from cocotb.clock import Clock
-from cocotb.queue import Queue
-from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, Timer, with_timeout
+from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
 from cocotb.utils import get_sim_time
-from cocotbext.axi import AxiBus, AxiRamRead, AxiRamWrite
-from cocotbext.axi.sparse_memory import SparseMemory
 from cocotbext.axi.stream import define_stream
 
 from tb.common import sim
+from tb.common.dram import RESP_DECERR, RESP_SLVERR, Dram, Traffic, set_pause
 
 HERE = Path(__file__).resolve().parent
 RTL_MODULES = ("axi_dma_check", "axi_dma_rd", "axi_dma_wr", "axi_dma")
@@ -184,7 +180,6 @@ def test_yosys_synth_xilinx(tmp_path: Path) -> None:
 CLK_NS = 10
 
 ST_OK, ST_ZERO_LENGTH, ST_MISALIGNED, ST_OUT_OF_WINDOW, ST_SLVERR, ST_DECERR = range(6)
-RESP_SLVERR, RESP_DECERR = 2, 3
 
 DmaCmdBus, DmaCmdTransaction, DmaCmdSource, _, _ = define_stream(
     "DmaCmd", signals=["valid", "ready", "addr", "len"])
@@ -192,172 +187,6 @@ RdsBus, _, _, RdsSink, _ = define_stream(
     "Rds", signals=["valid", "ready", "data", "keep", "last", "err"])
 WrsBus, WrsTransaction, WrsSource, _, _ = define_stream("Wrs", signals=["valid", "ready", "data"])
 DoneBus, _, _, DoneSink, _ = define_stream("DmaDone", signals=["valid", "ready", "status", "addr"])
-
-
-class _Fault(Exception):
-    """Raised by the RAM model inside a fault region (cocotbext-axi turns it into an error resp)."""
-
-
-@dataclass
-class Traffic:
-    """What the RAM model saw on the AXI bus (in handshake order), since the last take()."""
-
-    ar: list[tuple[int, int]] = field(default_factory=list)    # (address, beats)
-    aw: list[tuple[int, int]] = field(default_factory=list)
-    r_beats: int = 0
-    w_last: list[int] = field(default_factory=list)            # wlast of every W beat
-    b_count: int = 0
-    attrs: set[tuple[int, ...]] = field(default_factory=set)   # (id, size, burst, lock, cache, prot, qos)
-
-    def empty(self) -> bool:
-        return not (self.ar or self.aw or self.r_beats or self.w_last or self.b_count)
-
-
-def _ax_record(log: Traffic, ax: object, p: str) -> tuple[int, int]:
-    g = lambda s: int(getattr(ax, p + s))  # noqa: E731
-    log.attrs.add((g("id"), g("size"), g("burst"), g("lock"), g("cache"), g("prot"), g("qos")))
-    return g("addr"), g("len") + 1
-
-
-class _RamRead(AxiRamRead):
-    """cocotbext-axi's RAM read side, plus a pipelined read latency, fault regions and a log.
-
-    Every AR is stamped when the slave accepts it and served no sooner than ``latency`` cycles
-    later; up to ``depth`` accepted ARs wait in the latency pipe (the DMA, not the model, limits the
-    outstanding reads). A beat that overlaps a fault region returns the region's response.
-    """
-
-    def __init__(self, bus: object, clock: object, dram: Dram, latency: int, depth: int = 32) -> None:
-        super().__init__(bus, clock, mem=dram.mem)
-        self.dram = dram
-        self.latency = latency
-        self._resp: int | None = None
-        self._pipe: Queue = Queue(maxsize=depth)
-        accept, send = self.ar_channel.recv, self.r_channel.send
-
-        async def stamp() -> None:
-            while True:
-                ar = await accept()
-                dram.log.ar.append(_ax_record(dram.log, ar, "ar"))
-                await self._pipe.put((ar, get_sim_time("ns") + self.latency * CLK_NS))
-
-        async def delayed() -> object:
-            ar, due = await self._pipe.get()
-            now = get_sim_time("ns")
-            if due > now:
-                await Timer(due - now, "ns")
-            return ar
-
-        async def send_resp(r: object) -> None:
-            if self._resp is not None:
-                r.rresp = self._resp
-                self._resp = None
-            dram.log.r_beats += 1
-            await send(r)
-
-        self.ar_channel.recv = delayed
-        self.r_channel.send = send_resp
-        cocotb.start_soon(stamp())
-
-    async def _read(self, address: int, length: int) -> bytes:
-        resp = self.dram.fault_at(address, length)
-        if resp is not None:
-            self._resp = resp
-            raise _Fault(hex(address))
-        return await super()._read(address, length)
-
-
-class _RamWrite(AxiRamWrite):
-    """cocotbext-axi's RAM write side, plus fault regions (a burst writing into one gets its resp)
-    and a log."""
-
-    def __init__(self, bus: object, clock: object, dram: Dram) -> None:
-        super().__init__(bus, clock, mem=dram.mem)
-        self.dram = dram
-        self._resp: int | None = None
-        aw_recv, w_recv, b_send = self.aw_channel.recv, self.w_channel.recv, self.b_channel.send
-
-        async def aw_log() -> object:
-            aw = await aw_recv()
-            dram.log.aw.append(_ax_record(dram.log, aw, "aw"))
-            return aw
-
-        async def w_log() -> object:
-            w = await w_recv()
-            dram.log.w_last.append(int(w.wlast))
-            return w
-
-        async def send_resp(b: object) -> None:
-            if self._resp is not None:
-                b.bresp = self._resp
-                self._resp = None
-            dram.log.b_count += 1
-            await b_send(b)
-
-        self.aw_channel.recv = aw_log
-        self.w_channel.recv = w_log
-        self.b_channel.send = send_resp
-
-    async def _write(self, address: int, data: bytes) -> None:
-        resp = self.dram.fault_at(address, len(data))
-        if resp is not None:
-            self._resp = resp
-            raise _Fault(hex(address))
-        await super()._write(address, data)
-
-
-class Dram:
-    """The DRAM behind the DMA: sparse memory, read latency, fault regions, a log of the traffic.
-
-    The memory is 2**min(ADDR_W, 48) bytes; addresses wrap modulo its size (the tests use a small
-    window near the top of the address space).
-    """
-
-    def __init__(self, handle: object, clock: object, addr_w: int, latency: int) -> None:
-        self.mem = SparseMemory(2 ** min(addr_w, 48))
-        self.size = len(self.mem)
-        self.faults: list[tuple[int, int, int]] = []   # (start, end, resp), unwrapped addresses
-        self.log = Traffic()
-        bus = AxiBus.from_prefix(handle, "m_axi")
-        self.rd = _RamRead(bus.read, clock, self, latency)
-        self.wr = _RamWrite(bus.write, clock, self)
-        self.rd.log.setLevel(logging.WARNING)   # no log line per burst
-        self.wr.log.setLevel(logging.WARNING)
-        self.addr_mask = (1 << addr_w) - 1
-
-    def fault_at(self, address: int, length: int) -> int | None:
-        """The response of a fault region that [address, address + length) overlaps, if any."""
-        address %= self.size
-        for start, end, resp in self.faults:
-            lo, hi = start % self.size, (end - 1) % self.size + 1
-            if address < hi and lo < address + length:
-                return resp
-        return None
-
-    def read(self, address: int, length: int) -> bytes:
-        a = address % self.size
-        return bytes(self.mem[a:a + length])
-
-    def write(self, address: int, data: bytes) -> None:
-        a = address % self.size
-        self.mem[a:a + len(data)] = data
-
-    def words(self, address: int, count: int) -> list[int]:
-        raw = self.read(address, 4 * count)
-        return [int.from_bytes(raw[4 * k:4 * k + 4], "little") for k in range(count)]
-
-    def take(self) -> Traffic:
-        log, self.log = self.log, Traffic()
-        return log
-
-
-def pause_gen(rng: random.Random, prob: float, max_run: int = 6) -> Iterator[bool]:
-    """Pause pattern: with probability ``prob`` per cycle a pause of 1..max_run cycles starts."""
-    while True:
-        if rng.random() < prob:
-            yield from [True] * rng.randint(1, max_run)
-        else:
-            yield False
 
 
 @dataclass
@@ -398,7 +227,7 @@ class TB:
                       self.addr_w, self.params, self.tag)
 
         Clock(dut.clk, CLK_NS, unit="ns").start()
-        self.dram = Dram(h, dut.clk, self.addr_w, latency=self.rng.randint(1, 40))
+        self.dram = Dram(h, dut.clk, self.addr_w, latency=self.rng.randint(1, 40), clk_ns=CLK_NS)
         rst = {"reset": dut.rst_n, "reset_active_level": False}
         self.rd_cmd = DmaCmdSource(DmaCmdBus.from_prefix(h, "rd_cmd"), dut.clk, **rst)
         self.wr_cmd = DmaCmdSource(DmaCmdBus.from_prefix(h, "wr_cmd"), dut.clk, **rst)
@@ -458,15 +287,10 @@ class TB:
         """Random pauses on every AXI channel and stream (``level`` ~ pause probability), and a
         random read latency."""
         r = self.rng
-        chans = [self.dram.rd.ar_channel, self.dram.rd.r_channel, self.dram.wr.aw_channel,
-                 self.dram.wr.w_channel, self.dram.wr.b_channel, self.rd_cmd, self.wr_cmd, self.rds,
-                 self.wrs, self.rd_done, self.wr_done]
-        for ch in chans:
-            p = level * r.choice([0.0, 0.5, 1.0, 1.5])
-            ch.set_pause_generator(pause_gen(random.Random(r.getrandbits(32)), p) if p > 0 else None)
-            if p == 0:
-                ch.pause = False   # a stopped generator leaves its last value
-        self.dram.rd.latency = r.choice([1, 2, 8, 30, 60]) if level > 0 else r.randint(1, 40)
+        self.dram.pause(r, level)
+        for ch in (self.rd_cmd, self.wr_cmd, self.rds, self.wrs, self.rd_done, self.wr_done):
+            set_pause(ch, r, level * r.choice([0.0, 0.5, 1.0, 1.5]))
+        self.dram.latency = r.choice([1, 2, 8, 30, 60]) if level > 0 else r.randint(1, 40)
 
     async def clear_counters(self) -> None:
         self.h.cnt_clear.value = 1
@@ -988,7 +812,7 @@ async def dma_throughput(dut: object) -> None:
     # A latency the outstanding reads cover: (MAX_OUTSTANDING - 1) full bursts stay in flight
     # while a finished burst's successor goes out and its first beat comes back.
     lat = max(1, min(20, (tb.max_out - 1) * tb.max_burst - 6))
-    tb.dram.rd.latency = lat
+    tb.dram.latency = lat
 
     async def timed(reads: list[Cmd], writes: list[Cmd]) -> int:
         t0 = get_sim_time("ns")

@@ -26,9 +26,12 @@ LAYERS = {
     "fp_tiles": ("fp", 2, 5, 7, 8, 8, 3, 2, 1, (2, 1)),      # row tiles and two chunks
     "fp_k1": ("fp", 1, 4, 4, 6, 5, 1, 1, 0, None),
     "fp_fc": ("fp", 5, 10, 9, 1, 1, 1, 1, 0, None),          # folded: FC
+    "fp_1tile": ("fp", 1, 4, 8, 1, 6, 1, 1, 0, (1, 1)),      # two chunks, one output tile per pass
+    "fp_fc_chunks": ("fp", 5, 4, 8, 1, 1, 1, 1, 0, (1, 1)),  # folded, two chunks
     "bp_pad": ("bp", 2, 8, 6, 9, 7, 3, 1, 1, None),
     "bp_s2": ("bp", 2, 5, 7, 9, 8, 3, 2, 1, (3, 1)),
     "bp_fc": ("bp", 5, 10, 9, 1, 1, 1, 1, 0, None),
+    "bp_1tile": ("bp", 1, 8, 4, 3, 5, 3, 1, 1, (3, 1)),
     "wu_pad": ("wu", 2, 8, 6, 9, 7, 3, 1, 1, None),
     "wu_tiles": ("wu", 3, 5, 7, 8, 8, 3, 2, 1, (2, 1)),
     "wu_fc": ("wu", 5, 10, 9, 1, 1, 1, 1, 0, None),
