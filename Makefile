@@ -9,6 +9,7 @@
 #   make lint          verilator --lint-only -Wall on every RTL top at every preset
 #   make synth         Yosys synth_xilinx (UltraScale+) resources of the whole accelerator [SYNTH_CONFIG=zcu102]
 #   make hls-csim      the HLS kernel (hls/) in C simulation, bit-exact against the golden model
+#   make bitstream     ZCU102 bitstream + .hwh with Vivado (board/zcu102/; needs vivado on PATH)
 #   make ruff          Python lint
 #
 # The first target that needs Python creates .venv/ with the pinned toolchain
@@ -92,7 +93,18 @@ synth: $(STAMP)
 	$(PY) ci/rtl_check.py synth --preset $(or $(SYNTH_CONFIG),zcu102)
 
 ruff: $(STAMP)
-	$(VENV)/bin/ruff check eftrain golden tests tb ci hls
+	$(VENV)/bin/ruff check eftrain golden tests tb ci hls board
+
+.PHONY: bitstream
+bitstream:
+	@command -v vivado >/dev/null 2>&1 || { \
+	  echo "make bitstream: 'vivado' is not on PATH. Install Vivado $$(sed -n 's/^set EFTRAIN_VIVADO_VERSION *//p' board/zcu102/versions.tcl) (board/zcu102/versions.tcl) and source its settings64.sh first." >&2; \
+	  exit 1; }
+	$(MAKE) venv
+	$(PY) board/zcu102/gen_board.py
+	mkdir -p build/zcu102/vivado
+	vivado -mode batch -nojournal -log build/zcu102/vivado/vivado.log \
+	  -source board/zcu102/build.tcl -tclargs build/zcu102/vivado $(JOBS)
 
 clean:
 	rm -rf build sim_build .pytest_cache
