@@ -138,7 +138,7 @@ def bench_layer(layer: ConvLayer, cfg: HwConfig | str, batch: int, phases: tuple
             }[phase]()
             exact = bits_equal(run.result, gold)
         tiling = perf.Tiling(*run.tiling)
-        pred = perf.model_layer(layer, phase, c, batch, tiling=tiling)
+        pred = perf.model_layer(layer, phase, c, batch, tiling=tiling, bias=phase == "fp")
         resh = perf.dram_traffic(layer, phase, c, batch, tiling=tiling, kind="reshaped")
         plain = perf.dram_traffic(layer, phase, c, batch, tiling=tiling, kind="plain")
         k = run.counters

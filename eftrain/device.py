@@ -194,7 +194,9 @@ class Device:
             from eftrain.perf import Tiling
 
             tr, chunk = measured.tiling
-            pred = perf.model_layer(layer, phase, self.config, batch=b, tiling=Tiling(tr, chunk))
+            has_bias = measured.descriptor is not None and bool(measured.descriptor.flags & 1)
+            pred = perf.model_layer(layer, phase, self.config, batch=b, tiling=Tiling(tr, chunk),
+                                    bias=has_bias)
             cyc = measured.cycles
             bus = self.config.bus_bits // 8
             self._stats.update(

@@ -149,7 +149,8 @@ def run(
             if run_.run_dir is not None:
                 check += f"  waves: {run_.run_dir / 'dump.fst'}"
             util = macs / (cfg.tm * cfg.tn * run_.cycles)
-            pred = perf.model_layer(layer, mode, cfg, batch, tiling=perf.Tiling(*run_.tiling)).cycles
+            pred = perf.model_layer(layer, mode, cfg, batch, tiling=perf.Tiling(*run_.tiling),
+                                    bias=mode == "fp").cycles
             results.append(PhaseResult(mode, _shape_text(mode, x, w, dy), macs, run_.cycles, util,
                                        seconds, check, same, pred, run_.counters))
         return results
