@@ -39,6 +39,9 @@ class HwConfig:
         clock_mhz: clock the analytical model reports GFLOPS at.
         dram_latency: cycles from a read request to its first data beat.
         dma_startup: fixed cycles per DMA transfer before the first request.
+        vu_buf_depth: words of the vector unit's plane buffer (a windowed pooling op holds one
+            channel block of one image's map: ``H * W * Tn`` words, see
+            :mod:`eftrain.descriptors`).
     """
 
     name: str
@@ -54,10 +57,11 @@ class HwConfig:
     clock_mhz: float
     dram_latency: int
     dma_startup: int
+    vu_buf_depth: int
 
     def __post_init__(self) -> None:
         for field in ("tm", "tn", "acc_interleave", "mul_latency", "add_latency",
-                      "in_buf_depth", "out_buf_depth", "w_buf_depth"):
+                      "in_buf_depth", "out_buf_depth", "w_buf_depth", "vu_buf_depth"):
             value = getattr(self, field)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"HwConfig.{field} must be a positive integer, got {value!r}")

@@ -11,24 +11,51 @@ Format (64 bytes = 16 little-endian 32-bit words)::
 
     word  bits     field
     0     7:0      opcode   (Opcode)
-    0     15:8     flags    (Flag bits; undefined bits must be 0)
+    0     15:8     flags    (Flag bits; bits an opcode does not take must be 0)
     0     31:16    reserved (0)
     1     15:0     batch    B
-    1     19:16    k        kernel size K
+    1     19:16    k        kernel size K (pooling: window)
     1     23:20    stride   S
     1     27:24    pad      P
     1     31:28    reserved (0)
-    2     15:0     m        output channels M (FC: output features)
-    2     31:16    n        input channels N  (FC: input features)
+    2     15:0     m        output channels M (FC: output features; vector ops: C, = n)
+    2     31:16    n        input channels N  (FC: input features;  vector ops: C)
     3     15:0     h        input rows H      (FC: 1)
     3     31:16    w        input columns W   (FC: 1)
-    4..5           src0     byte address: FP x, BP dy, WU x
-    6..7           src1     byte address: FP w, BP w,  WU dy
-    8..9           src2     byte address: FP bias (with Flag.BIAS), otherwise 0
-    10..11         dst      byte address: FP y, BP dx, WU dw
-    12     15:0     tr       output rows per row tile   (the tiling: eftrain.tiling)
-    12     31:16    chunk    reduction tiles per weight chunk
-    13..15         reserved (0)
+    4..5           src0     byte address (per opcode, below)
+    6..7           src1     byte address
+    8..9           src2     byte address
+    10..11         dst      byte address
+    12     15:0     tr       convolutions: output rows per row tile (the tiling: eftrain.tiling)
+    12     31:16    chunk    convolutions: reduction tiles per weight chunk
+    13..15         scalars  binary32 bit patterns (BN_FP: eps, momentum; SGD: lr, momentum,
+                            weight decay); 0 where an opcode takes none
+
+Opcodes and their tensors (``fmap(B, C, H, W)`` the reshaped feature-map layout, ``vec(C)`` a
+per-channel vector of ``ceil(C/Tn) * Tn`` words with ``+0.0`` padding, ``wt`` the reshaped weight
+layout; "rw" tensors are read and written in place)::
+
+    CONV_FP / FC_FP   src0 x, src1 w, src2 bias vec(M) (Flag.BIAS), dst y
+                      Flag.RELU: y = relu(conv) (fused into the store)
+    CONV_BP / FC_BP   src0 dy, src1 w, dst dx
+    CONV_WU / FC_WU   src0 x, src1 dy, dst dw
+    RELU_BP           src0 dy fmap(B,C,H,W), src1 y (the stored ReLU output), dst dx
+    MAXPOOL_FP        src0 x fmap(B,C,H,W), dst y fmap(B,C,OH,OW), src2 idx (uint32, as y)
+    MAXPOOL_BP        src0 dy fmap(B,C,OH,OW), src1 idx, dst dx fmap(B,C,H,W)
+    AVGPOOL_FP        src0 x, dst y; Flag.GLOBAL: the H x W window, OH = OW = 1 (k = s = 1)
+    AVGPOOL_BP        src0 dy, dst dx (Flag.GLOBAL as above)
+    BN_FP             src0 x, src1 the layer's BN block (rw), dst y; Flag.RELU: y = relu(z)
+    BN_BP             src0 dy, src1 BN block (rw), src2 x (BN_FP's input), dst dx; Flag.RELU:
+                      dy is masked where BN_FP's pre-activation z was not > 0
+    BIAS_GRAD         src0 dy fmap(B,C,H,W), dst db vec(C)
+    SGD               src0 g, src1 momentum buffer v (rw), dst w (rw); word 2 is the element
+                      count (32 bits, a multiple of the bus words), words 1 and 3 are 0
+
+A BN block is 8 vectors vec(C), in this order: gamma, beta, running_mean, running_var (the
+parameters; BN_FP updates the running statistics), mean, invstd (saved by BN_FP for BN_BP),
+dgamma, dbeta (written by BN_BP). gamma/beta and dgamma/dbeta are adjacent, so one SGD op
+updates both. The arithmetic of every op is :mod:`eftrain.golden.vector` (vector ops) and
+:mod:`eftrain.golden.engine` (convolutions).
 
 Tensors are in the reshaped DRAM layouts of :mod:`eftrain.golden.layout` (feature maps
 ``[B][ceil(C/Tn)][H][W][Tn]``, weights ``[ceil(M/Tm)][ceil(N/Tn)][K][K][Tm][Tn]``, bias a plain
@@ -36,7 +63,7 @@ vector padded to whole beats). FC layers are K = 1 convolutions on a 1 x 1 map.
 
 The tiling (``tr``, ``chunk``) is chosen by the host (:func:`with_tiling` asks the analytical
 model's design-space exploration, :func:`eftrain.perf.choose_tiling`) and checked by the
-hardware with the rules of :mod:`eftrain.tiling`.
+hardware with the rules of :mod:`eftrain.tiling`. Vector ops carry no tiling (``tr = chunk = 0``).
 """
 
 from __future__ import annotations
@@ -53,9 +80,13 @@ from eftrain.csr_gen import ErrCode  # the one list of error codes: rtl/regs/eft
 from eftrain.golden.layout import fmap_layout, weight_layout
 
 __all__ = [
+    "BN_BLOCK_VECTORS",
+    "CONV_OPCODES",
     "DESC_BYTES",
     "DESC_WORDS",
+    "RTL_IMPLEMENTED",
     "VALIDATION_CODES",
+    "VECTOR_OPCODES",
     "Descriptor",
     "ErrCode",
     "Flag",
@@ -64,6 +95,7 @@ __all__ = [
     "default_tiling",
     "encode_program",
     "geometry",
+    "scalar_words",
     "validate",
     "with_tiling",
 ]
@@ -80,10 +112,40 @@ class Opcode(IntEnum):
     FC_FP = 0x04
     FC_BP = 0x05
     FC_WU = 0x06
+    RELU_BP = 0x07
+    MAXPOOL_FP = 0x08
+    MAXPOOL_BP = 0x09
+    AVGPOOL_FP = 0x0A
+    AVGPOOL_BP = 0x0B
+    BN_FP = 0x0C
+    BN_BP = 0x0D
+    BIAS_GRAD = 0x0E
+    SGD = 0x0F
 
 
 class Flag(IntFlag):
-    BIAS = 0x01  # FP: the accumulators start from the bias vector at src2
+    BIAS = 0x01    # CONV_FP / FC_FP: the accumulators start from the bias vector at src2
+    RELU = 0x02    # CONV_FP / FC_FP / BN_FP: ReLU on the output; BN_BP: mask by BN_FP's ReLU
+    GLOBAL = 0x04  # AVGPOOL_FP / AVGPOOL_BP: the whole H x W map is the window
+
+
+CONV_OPCODES = frozenset({Opcode.CONV_FP, Opcode.CONV_BP, Opcode.CONV_WU,
+                          Opcode.FC_FP, Opcode.FC_BP, Opcode.FC_WU})
+VECTOR_OPCODES = frozenset(set(Opcode) - CONV_OPCODES)
+
+# Flags each opcode takes, and how many binary32 scalars (words 13..) it carries.
+_FLAGS: dict[int, int] = {
+    **{op: 0 for op in Opcode},
+    Opcode.CONV_FP: Flag.BIAS | Flag.RELU, Opcode.FC_FP: Flag.BIAS | Flag.RELU,
+    Opcode.BN_FP: Flag.RELU, Opcode.BN_BP: Flag.RELU,
+    Opcode.AVGPOOL_FP: Flag.GLOBAL, Opcode.AVGPOOL_BP: Flag.GLOBAL,
+}
+# What rtl/eftrain_top.sv implements today: opcode -> the flags it takes (anything else is
+# BAD_OPCODE there). The vector unit is being built (docs/architecture.md); the RTL testbenches
+# validate with this map, the golden machine with the whole format.
+RTL_IMPLEMENTED: dict[int, int] = {op: int(_FLAGS[op] & Flag.BIAS) for op in CONV_OPCODES}
+_SCALARS = {Opcode.BN_FP: 2, Opcode.SGD: 3}
+BN_BLOCK_VECTORS = ("gamma", "beta", "running_mean", "running_var", "mean", "invstd", "dgamma", "dbeta")
 
 
 # The codes validate() can return (the others come from the DMA, a soft reset or an internal fault).
@@ -97,6 +159,9 @@ _PHASE = {
     Opcode.CONV_FP: "fp", Opcode.FC_FP: "fp",
     Opcode.CONV_BP: "bp", Opcode.FC_BP: "bp",
     Opcode.CONV_WU: "wu", Opcode.FC_WU: "wu",
+    Opcode.RELU_BP: "bp", Opcode.MAXPOOL_FP: "fp", Opcode.MAXPOOL_BP: "bp",
+    Opcode.AVGPOOL_FP: "fp", Opcode.AVGPOOL_BP: "bp", Opcode.BN_FP: "fp", Opcode.BN_BP: "bp",
+    Opcode.BIAS_GRAD: "wu", Opcode.SGD: "wu",
 }
 
 
@@ -128,11 +193,25 @@ class Descriptor:
 
     @property
     def oh(self) -> int:
+        if self.opcode in (Opcode.AVGPOOL_FP, Opcode.AVGPOOL_BP) and self.flags & Flag.GLOBAL:
+            return 1
         return (self.h + 2 * self.pad - self.k) // self.stride + 1
 
     @property
     def ow(self) -> int:
+        if self.opcode in (Opcode.AVGPOOL_FP, Opcode.AVGPOOL_BP) and self.flags & Flag.GLOBAL:
+            return 1
         return (self.w + 2 * self.pad - self.k) // self.stride + 1
+
+    @property
+    def count(self) -> int:
+        """SGD: the element count (word 2 as one 32-bit number)."""
+        return self.m | (self.n << 16)
+
+    @property
+    def scalars(self) -> tuple[float, float, float]:
+        """Words 13..15 as binary32 values."""
+        return tuple(float(v) for v in np.array(self.reserved[2:5], np.uint32).view(np.float32))
 
     def encode(self) -> np.ndarray:
         """The 16 words of this descriptor (uint32). Fields must fit their bit widths."""
@@ -180,6 +259,14 @@ def decode(words: np.ndarray) -> Descriptor:
     )
 
 
+def scalar_words(*values: float) -> tuple[int, int, int]:
+    """Words 13..15 carrying binary32 ``values`` (at most three; the rest 0), for ``reserved[2:5]``."""
+    if len(values) > 3:
+        raise ValueError(f"at most 3 scalars fit words 13..15, got {len(values)}")
+    words = [int(v) for v in np.array(values, np.float32).view(np.uint32)] + [0] * (3 - len(values))
+    return words[0], words[1], words[2]
+
+
 def encode_program(descs: list[Descriptor]) -> np.ndarray:
     """A program: the descriptors' words one after another (uint32)."""
     if not descs:
@@ -187,8 +274,14 @@ def encode_program(descs: list[Descriptor]) -> np.ndarray:
     return np.concatenate([d.encode() for d in descs])
 
 
+def _vec_bytes(cfg: HwConfig, c: int) -> int:
+    return 4 * -(-c // cfg.tn) * cfg.tn
+
+
 def _tensor_bytes(d: Descriptor, cfg: HwConfig) -> dict[str, tuple[int, int]]:
     """(address, bytes) of every tensor the descriptor reads or writes, in its DRAM layout."""
+    if d.opcode in VECTOR_OPCODES:
+        return _vector_tensor_bytes(d, cfg)
     x = fmap_layout(cfg, (d.batch, d.n, d.h, d.w)).nbytes
     y = fmap_layout(cfg, (d.batch, d.m, d.oh, d.ow)).nbytes
     wt = weight_layout(cfg, (d.m, d.n, d.k, d.k)).nbytes
@@ -201,6 +294,31 @@ def _tensor_bytes(d: Descriptor, cfg: HwConfig) -> dict[str, tuple[int, int]]:
     if d.phase == "bp":
         return {"src0": (d.src0, y), "src1": (d.src1, wt), "dst": (d.dst, x)}
     return {"src0": (d.src0, x), "src1": (d.src1, y), "dst": (d.dst, wt)}
+
+
+def _vector_tensor_bytes(d: Descriptor, cfg: HwConfig) -> dict[str, tuple[int, int]]:
+    op = Opcode(d.opcode)
+    if op == Opcode.SGD:
+        n = 4 * d.count
+        return {"src0": (d.src0, n), "src1": (d.src1, n), "dst": (d.dst, n)}
+    x = fmap_layout(cfg, (d.batch, d.n, d.h, d.w)).nbytes
+    y = fmap_layout(cfg, (d.batch, d.n, d.oh, d.ow)).nbytes
+    if op == Opcode.RELU_BP:
+        return {"src0": (d.src0, x), "src1": (d.src1, x), "dst": (d.dst, x)}
+    if op == Opcode.MAXPOOL_FP:
+        return {"src0": (d.src0, x), "src2": (d.src2, y), "dst": (d.dst, y)}
+    if op == Opcode.MAXPOOL_BP:
+        return {"src0": (d.src0, y), "src1": (d.src1, y), "dst": (d.dst, x)}
+    if op == Opcode.AVGPOOL_FP:
+        return {"src0": (d.src0, x), "dst": (d.dst, y)}
+    if op == Opcode.AVGPOOL_BP:
+        return {"src0": (d.src0, y), "dst": (d.dst, x)}
+    block = len(BN_BLOCK_VECTORS) * _vec_bytes(cfg, d.n)
+    if op == Opcode.BN_FP:
+        return {"src0": (d.src0, x), "src1": (d.src1, block), "dst": (d.dst, x)}
+    if op == Opcode.BN_BP:
+        return {"src0": (d.src0, x), "src1": (d.src1, block), "src2": (d.src2, x), "dst": (d.dst, x)}
+    return {"src0": (d.src0, x), "dst": (d.dst, _vec_bytes(cfg, d.n))}  # BIAS_GRAD
 
 
 def geometry(d: Descriptor, cfg: HwConfig | str) -> _tiling.PhaseGeometry:
@@ -236,20 +354,44 @@ def with_tiling(d: Descriptor, cfg: HwConfig | str, tiling: tuple[int, int] | No
     return dataclasses.replace(d, tr=int(tiling[0]), chunk=int(tiling[1]))
 
 
-def validate(d: Descriptor, cfg: HwConfig | str, window: tuple[int, int]) -> ErrCode:
+def validate(d: Descriptor, cfg: HwConfig | str, window: tuple[int, int],
+             implemented: dict[int, int] | None = None) -> ErrCode:
     """The hardware's verdict on one descriptor: ``ErrCode.NONE`` or the first failing rule.
 
     Rules, checked in this order (the RTL checks in the same order and reports the first):
     opcode/flags/reserved, zero dimensions, dimension limits, kernel, stride, padding, tiling
-    fields, buffer fit of the tiling (:mod:`eftrain.tiling`), address alignment (AXI beat),
-    memory window ``[base, limit)`` for every tensor.
+    fields (vector ops: their own fields), buffer fit (:mod:`eftrain.tiling`; windowed pooling:
+    the vector unit's plane buffer), address alignment (AXI beat), memory window
+    ``[base, limit)`` for every tensor. ``implemented``: opcode -> flags the hardware implements
+    (anything else is ``BAD_OPCODE``); default the whole format, :data:`RTL_IMPLEMENTED` for
+    today's RTL.
     """
     c = preset(cfg)
     base, limit = window
-    if d.opcode not in _PHASE.keys() or d.flags & ~int(Flag.BIAS) or any(d.reserved):
+    flags_of = _FLAGS if implemented is None else implemented
+    if d.opcode not in flags_of:
         return ErrCode.BAD_OPCODE
-    if d.flags & Flag.BIAS and d.phase != "fp":
+    op = Opcode(d.opcode)
+    if d.flags & ~int(flags_of[op]) or d.reserved[0] or d.reserved[1]:
         return ErrCode.BAD_OPCODE
+    if any(d.reserved[2 + _SCALARS.get(op, 0):]):
+        return ErrCode.BAD_OPCODE
+    if op in VECTOR_OPCODES:
+        verdict = _validate_vector(d, op, c)
+    else:
+        verdict = _validate_conv(d, c)
+    if verdict != ErrCode.NONE:
+        return verdict
+    beat = c.bus_bits // 8
+    tensors = _tensor_bytes(d, c)
+    if any(addr % beat for addr, _ in tensors.values()):
+        return ErrCode.MISALIGNED_ADDR
+    if any(addr < base or addr + size > limit for addr, size in tensors.values()):
+        return ErrCode.OUT_OF_WINDOW
+    return ErrCode.NONE
+
+
+def _validate_conv(d: Descriptor, c: HwConfig) -> ErrCode:
     if 0 in (d.batch, d.m, d.n, d.h, d.w):
         return ErrCode.ZERO_DIM
     if max(d.batch, d.m, d.n, d.h, d.w) > MAX_DIM:
@@ -269,10 +411,61 @@ def validate(d: Descriptor, cfg: HwConfig | str, window: tuple[int, int]) -> Err
         return ErrCode.BAD_FIELD
     if verdict == "buffer":
         return ErrCode.BUFFER_OVERFLOW
-    beat = c.bus_bits // 8
-    tensors = _tensor_bytes(d, c)
-    if any(addr % beat for addr, _ in tensors.values()):
-        return ErrCode.MISALIGNED_ADDR
-    if any(addr < base or addr + size > limit for addr, size in tensors.values()):
-        return ErrCode.OUT_OF_WINDOW
+    return ErrCode.NONE
+
+
+def _finite_f32(word: int) -> bool:
+    return (word >> 23) & 0xFF != 0xFF
+
+
+def _validate_vector(d: Descriptor, op: Opcode, c: HwConfig) -> ErrCode:
+    """Field rules of the vector ops (after opcode/flags/reserved)."""
+    if op == Opcode.SGD:
+        if d.count == 0:
+            return ErrCode.ZERO_DIM
+        if (d.batch, d.h, d.w, d.k, d.stride, d.pad, d.tr, d.chunk) != (0,) * 8:
+            return ErrCode.BAD_FIELD
+        if d.count % c.words_per_beat:
+            return ErrCode.BAD_FIELD
+        lr, mom, wd = d.reserved[2:5]
+        if not all(_finite_f32(v) and not v >> 31 for v in (lr, mom, wd)):
+            return ErrCode.BAD_FIELD   # finite and >= +0 (sign bit clear)
+        return ErrCode.NONE
+    if 0 in (d.batch, d.m, d.n, d.h, d.w):
+        return ErrCode.ZERO_DIM
+    if max(d.batch, d.m, d.n, d.h, d.w) > MAX_DIM:
+        return ErrCode.DIM_TOO_LARGE
+    pool = op in (Opcode.MAXPOOL_FP, Opcode.MAXPOOL_BP, Opcode.AVGPOOL_FP, Opcode.AVGPOOL_BP)
+    windowed = pool and not d.flags & Flag.GLOBAL
+    if windowed:
+        if not 1 <= d.k <= 7 or d.h < d.k or d.w < d.k:
+            return ErrCode.BAD_KERNEL
+        if not 1 <= d.stride <= 4:
+            return ErrCode.BAD_STRIDE
+    else:
+        if d.k != 1:
+            return ErrCode.BAD_KERNEL
+        if d.stride != 1:
+            return ErrCode.BAD_STRIDE
+    if d.pad != 0:
+        return ErrCode.BAD_PADDING
+    if d.m != d.n or d.tr or d.chunk:
+        return ErrCode.BAD_FIELD
+    if op in (Opcode.BN_FP, Opcode.BN_BP):
+        n = d.batch * d.h * d.w
+        if not 2 <= n <= 1 << 24:   # float32(n) and float32(n - 1) exact, n - 1 > 0
+            return ErrCode.BAD_FIELD
+        if op == Opcode.BN_FP:
+            eps, mom = d.reserved[2:4]
+            if not (_finite_f32(eps) and not eps >> 31 and eps & 0x7FFFFFFF):
+                return ErrCode.BAD_FIELD   # eps > 0
+            if not (_finite_f32(mom) and not mom >> 31 and mom <= 0x3F800000):
+                return ErrCode.BAD_FIELD   # 0 <= momentum <= 1
+    if op == Opcode.AVGPOOL_FP and d.flags & Flag.GLOBAL and d.h * d.w > 1 << 24:
+        return ErrCode.BAD_FIELD
+    if windowed:
+        plane = (d.h * d.w if op in (Opcode.MAXPOOL_FP, Opcode.AVGPOOL_FP)
+                 else d.oh * d.ow * (2 if op == Opcode.MAXPOOL_BP else 1))
+        if plane * c.tn > c.vu_buf_depth:
+            return ErrCode.BUFFER_OVERFLOW
     return ErrCode.NONE

@@ -158,7 +158,7 @@ def test_untiled_descriptor_is_rejected():
     ("change", "code"),
     [
         (dict(opcode=0x07), ErrCode.BAD_OPCODE),
-        (dict(flags=0x02), ErrCode.BAD_OPCODE),
+        (dict(flags=0x04), ErrCode.BAD_OPCODE),
         (dict(opcode=Opcode.CONV_WU), ErrCode.BAD_OPCODE),  # BIAS on a WU
         (dict(reserved=(1, 0, 0, 0, 0)), ErrCode.BAD_OPCODE),  # word0[31:16]
         (dict(reserved=(0, 8, 0, 0, 0)), ErrCode.BAD_OPCODE),  # word1[31:28]

@@ -99,7 +99,7 @@ def illegal(io: Any, preset: str = "ci", seed: int = 3) -> dict[str, Any]:
     at the right index, writes nothing; the accelerator runs a legal layer afterwards."""
     from board.pynq.driver import AcceleratorError, EftrainDriver
     from eftrain import program
-    from eftrain.descriptors import validate
+    from eftrain.descriptors import RTL_IMPLEMENTED, validate
     from eftrain.golden import engine
 
     rng = np.random.default_rng(seed)
@@ -119,7 +119,7 @@ def illegal(io: Any, preset: str = "ci", seed: int = 3) -> dict[str, Any]:
             change = {"dst": plan.limit}
         legal = lp.descriptors[0]
         bad = dataclasses.replace(legal, **change)
-        predicted = validate(bad, preset, (plan.base, plan.limit))
+        predicted = validate(bad, preset, (plan.base, plan.limit), RTL_IMPLEMENTED)
         # a two-descriptor program: the legal layer, then the illegal one (index 1)
         descs = [legal, bad]
         region = plan.regions[lp.output]

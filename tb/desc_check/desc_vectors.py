@@ -35,6 +35,7 @@ import numpy as np
 from eftrain import tiling
 from eftrain.config import HwConfig
 from eftrain.descriptors import (
+    RTL_IMPLEMENTED,
     Descriptor,
     ErrCode,
     Flag,
@@ -68,7 +69,7 @@ class Vector:
         return decode(np.array(self.words, dtype=np.uint32))
 
     def expected(self, cfg: HwConfig) -> ErrCode:
-        return validate(self.descriptor(), cfg, (self.base, self.limit))
+        return validate(self.descriptor(), cfg, (self.base, self.limit), RTL_IMPLEMENTED)
 
 
 def vector(d: Descriptor, base: int, limit: int, tag: str) -> Vector:

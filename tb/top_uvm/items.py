@@ -41,6 +41,7 @@ from eftrain import tiling
 from eftrain.config import HwConfig, preset
 from eftrain.descriptors import (
     DESC_BYTES,
+    RTL_IMPLEMENTED,
     Descriptor,
     ErrCode,
     Flag,
@@ -615,8 +616,8 @@ def realize(item: ProgramItem, cfg: HwConfig | str, window: tuple[int, int]) -> 
         dd = decode(words)
         lay, shape = _out_layout(c, li)
         regions = {name[len(pre):]: r for name, r in plan.regions.items() if name.startswith(pre)}
-        layers.append(LayerStim(li, words, dd, validate(dd, c, eff), t, plan.regions[lp.output],
-                                regions, lay, shape))
+        verdict = validate(dd, c, eff, RTL_IMPLEMENTED)
+        layers.append(LayerStim(li, words, dd, verdict, t, plan.regions[lp.output], regions, lay, shape))
     words = np.concatenate([ls.words for ls in layers]) if layers else np.zeros(16, np.uint32)
     prog_addr = plan.alloc("program", words)
     prog_region = plan.regions["program"]
