@@ -1914,3 +1914,64 @@ def compute_ceiling(layers: Sequence[ConvLayer], cfg: HwConfig | str, batch: int
             macs += L.phase_macs(ph, batch)
             cycles += pg.lane_tiles * pg.red_tiles * pg.kk * pg.rows * pg.width * pg.images
     return 2.0 * macs * c.clock_mhz / (cycles * 1e3)
+
+
+# ------------------------------------------------------------------------------------------------
+# Any descriptor (convolutions: the model above; vector ops: a streaming estimate)
+# ------------------------------------------------------------------------------------------------
+
+
+def vector_cycles(d: Any, cfg: HwConfig | str) -> int:
+    """Estimated cycles of one vector-unit descriptor (:mod:`eftrain.golden.vector` ops).
+
+    The vector unit streams its tensors through the DMA at one bus beat per cycle; ops that read
+    several tensors read them one after another, per pass (batch norm: FP reads ``x`` three times,
+    BP reads ``dy`` and ``x`` twice); windowed pooling also computes each output from the plane
+    buffer at ``Tn / WPB`` cycles per window element. Each contiguous run pays the DRAM latency
+    once. This is the estimate the compiler and the demo report until the vector unit's RTL is
+    measured (then it is calibrated like the convolution model).
+    """
+    from eftrain.descriptors import Flag, Opcode
+    from eftrain.golden.layout import fmap_layout
+
+    c = preset(cfg)
+    wpb = c.words_per_beat
+    beats = lambda words: _cdiv(words, wpb)  # noqa: E731
+    op = Opcode(d.opcode)
+    if op == Opcode.SGD:
+        return 3 * beats(d.count) + 2 * beats(d.count) + 5 * c.dram_latency + c.dma_startup
+    x = fmap_layout(c, (d.batch, d.n, d.h, d.w)).size
+    y = fmap_layout(c, (d.batch, d.n, d.oh, d.ow)).size
+    planes = d.batch * _cdiv(d.n, c.tn)
+    runs = planes
+    compute = 0
+    if op == Opcode.RELU_BP:
+        rd, wr = 2 * x, x
+    elif op in (Opcode.MAXPOOL_FP, Opcode.AVGPOOL_FP):
+        rd, wr = x, (2 if op == Opcode.MAXPOOL_FP else 1) * y
+        if not d.flags & Flag.GLOBAL:
+            compute = planes * d.oh * d.ow * d.k * d.k * (c.tn // wpb)
+    elif op in (Opcode.MAXPOOL_BP, Opcode.AVGPOOL_BP):
+        rd, wr = (2 if op == Opcode.MAXPOOL_BP else 1) * y, x
+        if not d.flags & Flag.GLOBAL:
+            covers = _cdiv(d.k, d.stride) ** 2
+            compute = planes * d.h * d.w * covers * (c.tn // wpb)
+    elif op == Opcode.BN_FP:
+        rd, wr, runs = 3 * x, x, 4 * planes
+    elif op == Opcode.BN_BP:
+        rd, wr, runs = 4 * x, x, 5 * planes
+    else:  # BIAS_GRAD
+        rd, wr = x, _cdiv(d.n, c.tn) * c.tn
+    return beats(rd) + beats(wr) + compute + runs * c.dram_latency + c.dma_startup
+
+
+def descriptor_cycles(d: Any, cfg: HwConfig | str) -> int:
+    """Modelled cycles of one descriptor: :func:`model_layer` at the descriptor's tiling for
+    convolutions and fully connected layers, :func:`vector_cycles` for the vector ops."""
+    from eftrain.descriptors import CONV_OPCODES, Flag
+
+    if d.opcode not in CONV_OPCODES:
+        return vector_cycles(d, cfg)
+    layer = ConvLayer("", m=d.m, n=d.n, h=d.h, w=d.w, k=d.k, s=d.stride, p=d.pad)
+    return model_layer(layer, d.phase, cfg, d.batch, tiling=Tiling(d.tr, d.chunk),
+                       bias=bool(d.flags & Flag.BIAS)).cycles
