@@ -5,6 +5,7 @@
 #   make test-slow     slow tier
 #   make bench         RTL vs analytical model per layer phase (cifar_vgg, scaled vgg16) [BENCH_CONFIG, BENCH_BATCH]
 #   make bench-golden  golden model speed vs torch's conv (prints figures)
+#   make train         on-device adaptation demo (digits, new writer) [TRAIN_BACKEND=golden|rtl, TRAIN_CONFIG]
 #   make model NET=vgg16 [CONFIG=zcu102]
 #   make lint          verilator --lint-only -Wall on every RTL top at every preset
 #   make synth         Yosys synth_xilinx (UltraScale+) resources of the whole accelerator [SYNTH_CONFIG=zcu102]
@@ -42,12 +43,12 @@ ifneq ($(strip $(SEED)),)
 SIM_ARGS += --seed $(SEED)
 endif
 
-.PHONY: all venv sim test test-slow bench bench-golden model lint synth hls-csim ruff clean distclean help
+.PHONY: all venv sim test test-slow train bench bench-golden model lint synth hls-csim ruff clean distclean help
 
 all: test
 
 help:
-	@sed -n '3,16p' Makefile
+	@sed -n '3,17p' Makefile
 
 venv: $(STAMP)
 
@@ -69,6 +70,12 @@ test-slow: $(STAMP)
 BENCH_CONFIG ?= zcu102
 BENCH_BATCH  ?= 1
 BENCH_DIR    := build/bench
+
+TRAIN_BACKEND ?= golden
+TRAIN_CONFIG  ?= zcu102
+
+train: $(STAMP)
+	$(PY) -m eftrain train --backend $(TRAIN_BACKEND) --preset $(TRAIN_CONFIG)
 
 bench: $(STAMP)
 	@mkdir -p $(BENCH_DIR)

@@ -68,6 +68,21 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0 if all(r.bit_exact for r in rows) else 1
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from eftrain import demo
+
+    png = args.png or f"build/train/adaptation_{args.preset}_{args.backend}.png"
+    res = demo.run(args.preset, args.backend, epochs=args.epochs, batch=args.batch,
+                   adapt_per_class=args.adapt_per_class, lr=args.lr, momentum=args.momentum,
+                   weight_decay=args.weight_decay, seed=args.seed, png=png, progress=not args.no_progress,
+                   measure_rtl=args.measure_rtl)
+    print(demo.format_report(res))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({k: v for k, v in vars(res).items()}, fh, indent=2, default=str)
+    return 0 if res.rtl is None or res.rtl["bits_equal"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="eftrain", description="EF-Train, open: CNN training accelerator tools")
     sub = p.add_subparsers(dest="command", required=True)
@@ -102,6 +117,26 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--png", help="save a measured-vs-model bar chart here")
     b.add_argument("--save", help="also write every row as JSON to this file")
     b.set_defaults(func=_cmd_bench)
+
+    t = sub.add_parser("train", help="on-device adaptation demo: train a digits CNN, adapt it on the "
+                       "accelerator to a new writer, report accuracy, loss curves and time per layer")
+    t.add_argument("--backend", choices=["golden", "rtl"], default="golden",
+                   help="where the device steps run (rtl: Verilator co-simulation; slow)")
+    t.add_argument("--preset", choices=preset_names(), default="zcu102")
+    t.add_argument("--epochs", type=int, default=8, help="passes over the new user's samples")
+    t.add_argument("--adapt-per-class", type=int, default=20,
+                   help="the new user's labelled samples per digit")
+    t.add_argument("--batch", type=int, default=16)
+    t.add_argument("--lr", type=float, default=0.02)
+    t.add_argument("--momentum", type=float, default=0.9)
+    t.add_argument("--weight-decay", type=float, default=5e-4)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--png", help="loss-curve PNG (default build/train/adaptation_<preset>_<backend>.png)")
+    t.add_argument("--json", help="also write the figures as JSON here")
+    t.add_argument("--measure-rtl", action="store_true",
+                   help="also run one iteration on the RTL: measured cycles per layer and a bit check")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(func=_cmd_train)
     return p
 
 
