@@ -143,7 +143,7 @@ _FLAGS: dict[int, int] = {
 # What rtl/eftrain_top.sv implements today: opcode -> the flags it takes (anything else is
 # BAD_OPCODE there). The vector unit is being built (docs/architecture.md); the RTL testbenches
 # validate with this map, the golden machine with the whole format.
-RTL_IMPLEMENTED: dict[int, int] = {op: int(_FLAGS[op] & Flag.BIAS) for op in CONV_OPCODES}
+RTL_IMPLEMENTED: dict[int, int] = {op: int(_FLAGS[op]) for op in CONV_OPCODES}
 _SCALARS = {Opcode.BN_FP: 2, Opcode.SGD: 3}
 BN_BLOCK_VECTORS = ("gamma", "beta", "running_mean", "running_var", "mean", "invstd", "dgamma", "dbeta")
 

@@ -111,14 +111,14 @@ def layer_program(cfg: HwConfig | str, phase: str, *, x: np.ndarray | None = Non
                   w_shape: tuple[int, ...] | None = None, stride: int = 1, padding: int = 0,
                   window: tuple[int, int] = (0x1000_0000, 0x1200_0000),
                   tiling: tuple[int, int] | None = None, plan: MemoryPlan | None = None,
-                  prefix: str = "", program: bool = True) -> LayerProgram:
+                  prefix: str = "", program: bool = True, relu: bool = False) -> LayerProgram:
     """One layer phase as a memory plan and a one-descriptor program.
 
     ``fp``: x, w (, bias) -> y. ``bp``: dy, w, x_shape -> dx. ``wu``: x, dy, w_shape -> dw.
     Arrays are float32 NCHW / MNKK (bits are kept exactly). A layer with H = W = K = 1,
     stride 1, padding 0 runs as a fully connected layer (FC opcodes). ``plan``: allocate in an
     existing plan (region names get ``prefix``); ``program=False``: do not allocate the program
-    (see :func:`program_of`).
+    (see :func:`program_of`). ``relu``: FP with ``Flag.RELU`` (ReLU fused into the store).
     """
     c = preset(cfg)
     if plan is None:
@@ -137,6 +137,8 @@ def layer_program(cfg: HwConfig | str, phase: str, *, x: np.ndarray | None = Non
         m, _, k, _ = w_shape
     else:
         raise ValueError(f"phase must be fp, bp or wu, got {phase!r}")
+    if relu and phase != "fp":
+        raise ValueError("relu: only an FP store applies ReLU")
     oh = (h + 2 * padding - k) // stride + 1
     ow = (wd + 2 * padding - k) // stride + 1
     fc = folded(h, wd, k, stride, padding)
@@ -161,6 +163,8 @@ def layer_program(cfg: HwConfig | str, phase: str, *, x: np.ndarray | None = Non
             bv[:m] = _f32_words(bias)
             addr["src2"] = put("bias", bv)
             flags = Flag.BIAS
+        if relu:
+            flags |= Flag.RELU
         addr["dst"] = put("y", np.full(yl.size, POISON, np.uint32))
         out, lay, shape = "y", yl, (b, m, oh, ow)
     elif phase == "bp":

@@ -227,8 +227,8 @@ module eftrain_desc_check #(
   end
 
   always_ff @(posedge clk) begin
-    e_op     <= !(op_fp || op_bp || op_wu) || (d_flags[7:1] != 7'd0) || d_rsv ||
-                (d_flags[0] && !op_fp);
+    e_op     <= !(op_fp || op_bp || op_wu) || (d_flags[7:2] != 6'd0) || d_rsv ||
+                (d_flags[1:0] != 2'd0 && !op_fp);
     e_zero   <= (d_b == 16'd0) || (d_m == 16'd0) || (d_n == 16'd0) || (d_h == 16'd0) ||
                 (d_w == 16'd0);
     fold     <= (d_h == 16'd1) && (d_w == 16'd1) && (d_k == 4'd1) && (d_s == 4'd1) &&

@@ -98,6 +98,7 @@ module eftrain_layer_seq #(
   localparam logic [7:0] OP_FC_BP   = eftrain_top_pkg::OP_FC_BP;
   localparam logic [7:0] OP_FC_WU   = eftrain_top_pkg::OP_FC_WU;
   localparam logic [7:0] FLAG_BIAS  = eftrain_top_pkg::FLAG_BIAS;
+  localparam logic [7:0] FLAG_RELU  = eftrain_top_pkg::FLAG_RELU;
   localparam logic [1:0] LD_FILL    = eftrain_top_pkg::LD_FILL;
   localparam logic [1:0] LD_FMAP    = eftrain_top_pkg::LD_FMAP;
   localparam logic [1:0] LD_W       = eftrain_top_pkg::LD_W;
@@ -131,7 +132,7 @@ module eftrain_layer_seq #(
   // ---------------------------------------------------------------------------------------------
   // Layer registers (set up once per descriptor).
   eftrain_top_pkg::desc_t d;
-  logic fp, bp, wu, fold, bias_on;
+  logic fp, bp, wu, fold, bias_on, relu_on;
   /* verilator lint_off UNUSEDSIGNAL */
   logic [17:0] oh, ow;                         // 18 bits for the intermediate; the value fits 16
   logic [3:0]  s_eng;                          // engine stride (BP: 1); 1..4
@@ -316,6 +317,9 @@ module eftrain_layer_seq #(
         st_op.seg_stride    = AW'(mtiles) * AW'(T * 4);
         st_op.npix          = npix;
         st_op.lanes_valid   = valid_lanes(lanes, 32'(m0));
+        // ReLU only on the final store of an output tile (the last chunk's), not on the partial
+        // sums a multi-chunk layer stores and reloads.
+        st_op.relu          = fp && relu_on && (32'(t0) + 32'(jn) >= 32'(ntiles));
         st_op.wait_computed = n_cu;
       end
       S_E_DW: begin
@@ -359,6 +363,7 @@ module eftrain_layer_seq #(
         bp      <= (d.opcode == OP_CONV_BP) || (d.opcode == OP_FC_BP);
         wu      <= (d.opcode == OP_CONV_WU) || (d.opcode == OP_FC_WU);
         bias_on <= (d.flags & FLAG_BIAS) != 8'd0;
+        relu_on <= (d.flags & FLAG_RELU) != 8'd0;
         fold    <= d.h == 16'd1 && d.w == 16'd1 && d.k == 4'd1 && d.stride == 4'd1 && d.pad == 4'd0;
         oh      <= div_s(18'(d.h) + 18'(2 * d.pad) - 18'(d.k), d.stride) + 18'd1;
         ow      <= div_s(18'(d.w) + 18'(2 * d.pad) - 18'(d.k), d.stride) + 18'd1;

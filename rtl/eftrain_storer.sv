@@ -20,6 +20,7 @@
 //   op_base    FMAP: output-buffer address of pixel 0; W: weight address of (kh, kw) = (0, 0)
 //   op_npix    FMAP: pixels (>= 1)
 //   op_lanes_valid  FMAP: lanes < this carry data, the others are written as +0.0 (DRAM padding)
+//   op_relu    FMAP: every word is written as relu(v) (+0.0 for v <= 0 incl. -0.0; NaN kept)
 //   op_k, op_rows_valid, op_cols_valid  W: kernel size; rows i < rows_valid and columns
 //              j < cols_valid carry data, the others are written as +0.0
 //   op_wait_computed  gate: the op issues its first DMA command and its first unload request
@@ -92,6 +93,7 @@ module eftrain_storer #(
   input  wire logic [15:0]         op_base,
   input  wire logic [31:0]         op_npix,
   input  wire logic [8:0]          op_lanes_valid,
+  input  wire logic                op_relu,
   input  wire logic [2:0]          op_k,
   input  wire logic [8:0]          op_rows_valid,
   input  wire logic [8:0]          op_cols_valid,
@@ -169,6 +171,7 @@ module eftrain_storer #(
   logic [15:0]       q_base     [OP_DEPTH];
   logic [31:0]       q_npix     [OP_DEPTH];
   logic [8:0]        q_lanes    [OP_DEPTH];
+  logic              q_relu     [OP_DEPTH];
   logic [2:0]        q_k        [OP_DEPTH];
   logic [8:0]        q_rows     [OP_DEPTH];
   logic [8:0]        q_cols     [OP_DEPTH];
@@ -193,6 +196,7 @@ module eftrain_storer #(
       q_base[wr_p[QI-1:0]]   <= op_base;
       q_npix[wr_p[QI-1:0]]   <= op_npix;
       q_lanes[wr_p[QI-1:0]]  <= op_lanes_valid;
+      q_relu[wr_p[QI-1:0]]   <= op_relu;
       q_k[wr_p[QI-1:0]]      <= op_k;
       q_rows[wr_p[QI-1:0]]   <= op_rows_valid;
       q_cols[wr_p[QI-1:0]]   <= op_cols_valid;
@@ -259,6 +263,7 @@ module eftrain_storer #(
   logic [5:0]    g_kk;                  // K*K
   logic          l_wrap, i_wrap;
   logic [WPB-1:0] g_mask;
+  logic           rd_req_relu;           // the request's words go out as relu(v)
 
   always_comb begin
     ri      = r_p[QI-1:0];
@@ -297,6 +302,7 @@ module eftrain_storer #(
       rd_req_col  <= g_fmap ? 8'd0 : g_l_e;
       rd_req_addr <= g_fmap ? q_base[ri] + g_p_e[15:0] : q_base[ri] + 16'(g_kp_e);
       rd_req_mask <= g_mask;
+      rd_req_relu <= g_fmap && q_relu[ri];
     end
   end
 
@@ -359,15 +365,51 @@ module eftrain_storer #(
   assign wrs_valid    = (f_cnt != 2'd0) && !failed;
   assign f_pop        = wrs_valid && wrs_ready;
 
+  // ReLU (FMAP ops with op_relu): the relu bit of every request the engine took travels in a
+  // small in-order queue (at most 3 in flight: the request register and the 2-entry response
+  // buffer bound them) and is applied to the matching response word by word:
+  // relu(v) = +0.0 for a negative or zero v (sign bit set, -0.0 included), v otherwise, a NaN
+  // of either sign kept (eftrain.golden.vector.relu).
+  logic [3:0]        rl_q;
+  logic [2:0]        rl_n;
+  logic              rl_push, rl_pop;
+  logic [1:0]        rl_wi;
+  logic [32*WPB-1:0] rsp_word;
+
+  assign rl_push = rq_fire && !failed;
+  assign rl_wi   = 2'(rl_n - 3'(rl_pop));   // at most 2 requests are ever in flight
+  assign rl_pop  = f_push;
+  always_ff @(posedge clk) begin
+    if (!rst_n || abort || failed) begin
+      rl_n <= 3'd0;
+    end else begin
+      rl_n <= rl_n + 3'(rl_push) - 3'(rl_pop);
+      if (rl_pop) rl_q <= {1'b0, rl_q[3:1]};
+      if (rl_push) rl_q[rl_wi] <= rd_req_relu;
+    end
+  end
+
+  always_comb begin
+    rsp_word = rd_rsp_data;
+    if (rl_q[0]) begin
+      for (int w = 0; w < WPB; w++) begin
+        if (rd_rsp_data[32 * w + 31] && !(rd_rsp_data[32 * w + 23 +: 8] == 8'hFF
+                                          && rd_rsp_data[32 * w +: 23] != 23'd0)) begin
+          rsp_word[32 * w +: 32] = 32'd0;
+        end
+      end
+    end
+  end
+
   always_ff @(posedge clk) begin
     if (!rst_n || abort || failed) f_cnt <= 2'd0;
     else                           f_cnt <= f_cnt + 2'(f_push) - 2'(f_pop);
     if (f_pop) begin
       if (f_cnt == 2'd2)  wrs_data <= f_q1;
-      else if (f_push)    wrs_data <= rd_rsp_data;
+      else if (f_push)    wrs_data <= rsp_word;
     end else if (f_push) begin
-      if (f_cnt == 2'd0)  wrs_data <= rd_rsp_data;
-      else                f_q1     <= rd_rsp_data;
+      if (f_cnt == 2'd0)  wrs_data <= rsp_word;
+      else                f_q1     <= rsp_word;
     end
   end
 

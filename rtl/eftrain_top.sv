@@ -558,6 +558,7 @@ module eftrain_top #(
     .op_base          (q_st_op.base),
     .op_npix          (q_st_op.npix),
     .op_lanes_valid   (q_st_op.lanes_valid),
+    .op_relu          (q_st_op.relu),
     .op_k             (q_st_op.k),
     .op_rows_valid    (q_st_op.rows_valid),
     .op_cols_valid    (q_st_op.cols_valid),

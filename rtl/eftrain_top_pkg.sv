@@ -20,6 +20,7 @@ package eftrain_top_pkg;
   localparam logic [7:0] OP_FC_BP   = 8'h05;
   localparam logic [7:0] OP_FC_WU   = 8'h06;
   localparam logic [7:0] FLAG_BIAS  = 8'h01;
+  localparam logic [7:0] FLAG_RELU  = 8'h02;   // FP: ReLU fused into the final store
 
   // A decoded descriptor (eftrain/descriptors.py: the field layout; eftrain_top decodes it).
   typedef struct packed {
@@ -83,6 +84,7 @@ package eftrain_top_pkg;
     logic [2:0]        k;            // W
     logic [8:0]        rows_valid;   // W: rows i carrying data
     logic [8:0]        cols_valid;   // W: columns j carrying data
+    logic              relu;         // FMAP: write relu(v) (the layer's final output, Flag.RELU)
     logic [31:0]       wait_computed;
   } st_op_t;
 

@@ -508,6 +508,7 @@ module movers_tb #(
     .op_base          (st_op_base),
     .op_npix          (st_op_npix),
     .op_lanes_valid   (st_op_lanes_valid),
+    .op_relu          (1'b0),           // ReLU stores are checked end to end in tb/top
     .op_k             (st_op_k),
     .op_rows_valid    (st_op_rows_valid),
     .op_cols_valid    (st_op_cols_valid),

@@ -36,25 +36,30 @@ LAYERS = {
     "wu_tiles": ("wu", 3, 5, 7, 8, 8, 3, 2, 1, (2, 1)),
     "wu_fc": ("wu", 5, 10, 9, 1, 1, 1, 1, 0, None),
 }
+# FP layers with ReLU fused into the final store (Flag.RELU): <name>_relu
+RELU = ("fp_tiles", "fp_1tile", "fp_fc_chunks", "fp_pad")
 
 
 def _build(cfg: str, names: list[str], seed: int, bias: bool = True):
     from eftrain import program
-    from eftrain.golden import engine
+    from eftrain.golden import engine, vector
 
     rng = np.random.default_rng(seed)
     plan = program.MemoryPlan(runner.MEM_BASE, runner.MEM_BASE + (8 << 20))
     layers, expect = [], []
     for i, name in enumerate(names):
-        phase, b, m, n, h, w, k, s, p, tiling = LAYERS[name]
+        relu = name.endswith("_relu")
+        phase, b, m, n, h, w, k, s, p, tiling = LAYERS[name.removesuffix("_relu")]
         oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
         pre = f"l{i}_"
         if phase == "fp":
             x, wt = _rand(rng, b, n, h, w), _rand(rng, m, n, k, k)
             bv = _rand(rng, m) if bias else None
             lp = program.layer_program(cfg, "fp", x=x, w=wt, bias=bv, stride=s, padding=p,
-                                       tiling=tiling, plan=plan, prefix=pre, program=False)
+                                       tiling=tiling, plan=plan, prefix=pre, program=False, relu=relu)
             want = engine.conv_fp(x, wt, bv, s, p, cfg)
+            if relu:
+                want = vector.relu(want)
         elif phase == "bp":
             dy, wt = _rand(rng, b, m, oh, ow), _rand(rng, m, n, k, k)
             lp = program.layer_program(cfg, "bp", dy=dy, w=wt, x_shape=(b, n, h, w), stride=s,
@@ -100,6 +105,19 @@ def test_layers_bit_exact(phase: str) -> None:
     _check("ci", plan, layers, expect, res)
     assert res.counters["MAC_CYCLES"] > 0
     assert res.counters["AXI_WR_BEATS"] > 0 and res.counters["AXI_RD_BEATS"] > 0
+
+
+def test_relu_fused_into_final_stores_only() -> None:
+    """Flag.RELU: the final output is relu(conv) bit for bit (+0.0 for negatives and -0.0), while
+    the partial sums of multi-chunk layers (stored and reloaded between chunks) stay unclipped."""
+    names = [f"{n}_relu" for n in RELU]
+    plan, layers, expect, prog = _build("ci", names, seed=21)
+    assert all(lp.descriptors[0].flags & 2 for lp in layers)
+    assert any(lp.descriptors[0].chunk < -(-lp.descriptors[0].n // 4) for lp in layers)  # multi-chunk
+    res = runner.run_program("ci", [(r.addr, r.data) for r in plan.regions.values()], prog,
+                             len(layers), (plan.base, plan.limit))
+    _check("ci", plan, layers, expect, res)
+    assert all((w >= 0).all() for w in expect) and any((w == 0).mean() > 0.3 for w in expect)
 
 
 @pytest.mark.parametrize("seed", [11, 12])
