@@ -461,8 +461,8 @@ def _validate_vector(d: Descriptor, op: Opcode, c: HwConfig) -> ErrCode:
                 return ErrCode.BAD_FIELD   # eps > 0
             if not (_finite_f32(mom) and not mom >> 31 and mom <= 0x3F800000):
                 return ErrCode.BAD_FIELD   # 0 <= momentum <= 1
-    if op == Opcode.AVGPOOL_FP and d.flags & Flag.GLOBAL and d.h * d.w > 1 << 24:
-        return ErrCode.BAD_FIELD
+    if pool and d.flags & Flag.GLOBAL and d.h * d.w > 1 << 24:
+        return ErrCode.BAD_FIELD   # float32(H * W) exact
     if windowed:
         plane = (d.h * d.w if op in (Opcode.MAXPOOL_FP, Opcode.AVGPOOL_FP)
                  else d.oh * d.ow * (2 if op == Opcode.MAXPOOL_BP else 1))
