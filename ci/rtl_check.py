@@ -28,6 +28,8 @@ RTL = REPO / "rtl"
 SOURCES = {
     "fp32_mul": ["eftrain_fp32_pkg.sv", "fp32_mul.sv"],
     "fp32_add": ["eftrain_fp32_pkg.sv", "fp32_add.sv"],
+    "fp32_div": ["eftrain_fp32_pkg.sv", "fp32_div.sv"],
+    "fp32_sqrt": ["eftrain_fp32_pkg.sv", "fp32_sqrt.sv"],
     "eftrain_engine": [
         "eftrain_fp32_pkg.sv",
         "eftrain_engine_pkg.sv",
@@ -44,6 +46,18 @@ SOURCES = {
     "eftrain_loader": ["eftrain_engine_pkg.sv", "eftrain_loader.sv"],
     "eftrain_storer": ["eftrain_engine_pkg.sv", "eftrain_storer.sv"],
     "eftrain_layer_seq": ["eftrain_engine_pkg.sv", "eftrain_top_pkg.sv", "eftrain_layer_seq.sv"],
+    "eftrain_vu_stream": [
+        "eftrain_fp32_pkg.sv",
+        "fp32_add.sv",
+        "fp32_mul.sv",
+        "fp32_div.sv",
+        "fp32_sqrt.sv",
+        "eftrain_fifo.sv",
+        "eftrain_vu_stream.sv",
+    ],
+    # Vector unit: windowed pooling (MAXPOOL_FP/BP, AVGPOOL_FP/BP).
+    "eftrain_vu_pool": ["eftrain_fp32_pkg.sv", "fp32_add.sv", "fp32_div.sv", "eftrain_fifo.sv",
+                        "eftrain_vu_ram.sv", "eftrain_vu_pool.sv"],
     # The whole accelerator (make synth's default).
     "eftrain_top": [
         "eftrain_fp32_pkg.sv",
@@ -64,15 +78,23 @@ SOURCES = {
         "eftrain_layer_seq.sv",
         "eftrain_loader.sv",
         "eftrain_storer.sv",
+        "fp32_div.sv",
+        "fp32_sqrt.sv",
+        "eftrain_vu_ram.sv",
+        "eftrain_vu_stream.sv",
+        "eftrain_vu_pool.sv",
+        "eftrain_vu.sv",
         "regs/eftrain_csr.vlt",
         "regs/eftrain_csr.sv",
         "eftrain_top.sv",
     ],
 }
 
-# Tops built from the whole layer controller: they need a configuration the top level supports
-# (HwConfig.top_level_problem); lint skips the others' presets with a note.
-TOP_LEVEL = {"eftrain_top", "eftrain_layer_seq", "eftrain_loader", "eftrain_storer"}
+# Tops built from the whole layer controller, and the vector unit (Tn a multiple of the bus words):
+# they need a configuration the top level supports (HwConfig.top_level_problem); lint skips the
+# others' presets with a note.
+TOP_LEVEL = {"eftrain_top", "eftrain_layer_seq", "eftrain_loader", "eftrain_storer", "eftrain_vu_pool",
+             "eftrain_vu_stream"}
 
 # Xilinx Zynq UltraScale+ XCZU9EG (ZCU102) capacity (DS891).
 ZCU102 = {"LUT": 274_080, "FF": 548_160, "DSP48E2": 2_520, "BRAM36": 912, "LUTRAM (LUTs)": 144_000}
@@ -93,6 +115,8 @@ def top_parameters(top: str, preset_name: str) -> dict[str, int]:
         return {"LATENCY": cfg.mul_latency}
     if top == "fp32_add":
         return {"LATENCY": cfg.add_latency}
+    if top in ("fp32_div", "fp32_sqrt"):
+        return {}  # the module's documented default LATENCY (not a configuration value)
     if top == "eftrain_csr":
         return {}
     if top == "axi_dma":
@@ -100,11 +124,20 @@ def top_parameters(top: str, preset_name: str) -> dict[str, int]:
     p = cfg.rtl_parameters()
     if top == "eftrain_desc_check":
         return {"TM": p["TM"], "TN": p["TN"], "ACC_L": p["ACC_L"], "IN_DEPTH": p["IN_DEPTH"],
-                "OUT_DEPTH": p["OUT_DEPTH"], "W_DEPTH": p["W_DEPTH"], "BUS_BITS": cfg.bus_bits}
+                "OUT_DEPTH": p["OUT_DEPTH"], "W_DEPTH": p["W_DEPTH"], "BUS_BITS": cfg.bus_bits,
+                "VU_DEPTH": cfg.vu_buf_depth}
     if top == "eftrain_layer_seq":
         return {"TM": p["TM"], "TN": p["TN"], "ACC_L": p["ACC_L"], "W_DEPTH": p["W_DEPTH"]}
     if top in ("eftrain_loader", "eftrain_storer"):
         return {"TM": p["TM"], "TN": p["TN"], "WPB": p["WPB"]}
+    if top == "eftrain_vu_pool":
+        return {"TN": p["TN"], "WPB": p["WPB"], "ACC_L": p["ACC_L"], "MUL_LAT": p["MUL_LAT"],
+                "ADD_LAT": p["ADD_LAT"], "BUF_DEPTH": cfg.vu_buf_depth}
+    if top == "eftrain_vu_stream":
+        return {"TN": p["TN"], "WPB": p["WPB"], "ACC_L": p["ACC_L"], "MUL_LAT": p["MUL_LAT"],
+                "ADD_LAT": p["ADD_LAT"]}
+    if top == "eftrain_top":
+        return cfg.top_parameters()
     return p
 
 

@@ -104,6 +104,11 @@ class HwConfig:
             "WPB": self.words_per_beat,
         }
 
+    def top_parameters(self) -> dict[str, int]:
+        """Parameters of the accelerator top level ``eftrain_top``: the engine's plus the vector
+        unit's plane buffer ``VU_DEPTH``."""
+        return {**self.rtl_parameters(), "VU_DEPTH": self.vu_buf_depth}
+
     def top_level_problem(self) -> str | None:
         """Why ``rtl/eftrain_top.sv`` cannot be built for this configuration, or ``None``.
 

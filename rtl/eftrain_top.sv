@@ -7,8 +7,10 @@
 //                  eftrain_layer_seq ──► load ops ──► eftrain_loader  ──► engine load port
 //                                    ──► commands ──► compute issuer  ──► engine commands
 //                                    ──► store ops ──► eftrain_storer ◄── engine unload port
-//                  axi_dma (one AXI4 master): read side shared by the fetch and the loader,
-//                  write side owned by the storer.
+//                  eftrain_vu (vector unit: pooling, batch norm, ReLU mask, bias gradient, SGD)
+//                  axi_dma (one AXI4 master): read side shared by the fetch, the loader and the
+//                  vector unit, write side by the storer and the vector unit (the vector unit
+//                  owns both while it runs a descriptor, C_VRUN).
 //
 // Running a program (docs/registers.md has the host's view): CTRL.START with PROG_COUNT = 0
 // completes at once (STATUS.DONE, no error). Otherwise the program must be beat-aligned and lie
@@ -42,7 +44,8 @@ module eftrain_top #(
   parameter int W_DEPTH   = 1024,
   parameter int WPB       = 4,        // bus words: AXI data width = 32*WPB
   parameter int ID_W      = 4,
-  parameter int OP_FIFO_DEPTH = 8
+  parameter int OP_FIFO_DEPTH = 8,
+  parameter int VU_DEPTH  = 4096      // vector unit plane buffer (words; HwConfig.vu_buf_depth)
 ) (
   input  wire logic                  clk,
   input  wire logic                  rst_n,
@@ -122,6 +125,8 @@ module eftrain_top #(
   localparam logic [7:0] E_AXI_DECERR       = 8'd10;
   localparam logic [7:0] E_SOFT_RESET_ABORT = 8'd11;
   localparam logic [7:0] E_INTERNAL         = 8'd255;
+  // Opcodes from RELU_BP (0x07) on run on the vector unit (eftrain/descriptors.py).
+  localparam logic [7:0] OP_FIRST_VECTOR    = 8'h07;
 
   if (TM != TN) begin : g_bad_square
     $error("eftrain_top: the reshaped feature-map layout needs TM == TN");
@@ -205,7 +210,7 @@ module eftrain_top #(
   // Control state.
   typedef enum logic [3:0] {
     C_IDLE, C_PROG_CHECK, C_FETCH_CMD, C_FETCH_DATA, C_CHECK_START, C_CHECK_WAIT, C_RUN,
-    C_ABORT, C_DRAIN, C_FINISH
+    C_VRUN, C_ABORT, C_DRAIN, C_FINISH
   } cstate_t;
   cstate_t cs;
 
@@ -281,17 +286,37 @@ module eftrain_top #(
   assign cnt_rd_burst = m_axi_arvalid && m_axi_arready;
   assign cnt_wr_burst = m_axi_awvalid && m_axi_awready;
 
-  // Read side: the descriptor fetch owns it in C_FETCH_*, the loader otherwise.
+  // Read side: the descriptor fetch owns it in C_FETCH_*, the vector unit in C_VRUN, the loader
+  // otherwise. Write side: the vector unit in C_VRUN, the storer otherwise.
   wire fetching = (cs == C_FETCH_CMD) || (cs == C_FETCH_DATA);
+  wire vrun     = (cs == C_VRUN);
   logic              ld_rd_cmd_valid, ld_rds_ready, ld_rd_done_ready;
   logic [AW-1:0]     ld_rd_cmd_addr;
   logic [LEN_W-1:0]  ld_rd_cmd_len;
+  logic              vu_rd_cmd_valid, vu_rds_ready, vu_rd_done_ready;
+  logic [AW-1:0]     vu_rd_cmd_addr;
+  logic [LEN_W-1:0]  vu_rd_cmd_len;
+  logic              st_wr_cmd_valid, st_wrs_valid, st_wr_done_ready;
+  logic [AW-1:0]     st_wr_cmd_addr;
+  logic [LEN_W-1:0]  st_wr_cmd_len;
+  logic [DATA_W-1:0] st_wrs_data;
+  logic              vu_wr_cmd_valid, vu_wrs_valid, vu_wr_done_ready;
+  logic [AW-1:0]     vu_wr_cmd_addr;
+  logic [LEN_W-1:0]  vu_wr_cmd_len;
+  logic [DATA_W-1:0] vu_wrs_data;
 
-  assign rd_cmd_valid  = fetching ? (cs == C_FETCH_CMD) : ld_rd_cmd_valid;
-  assign rd_cmd_addr   = fetching ? AW'(prog_base + 64'(idx) * 64'd64) : ld_rd_cmd_addr;
-  assign rd_cmd_len    = fetching ? LEN_W'(16) : ld_rd_cmd_len;
-  assign rds_ready     = fetching ? 1'b1 : ld_rds_ready;
-  assign rd_done_ready = fetching ? 1'b1 : ld_rd_done_ready;
+  assign rd_cmd_valid  = fetching ? (cs == C_FETCH_CMD) : (vrun ? vu_rd_cmd_valid : ld_rd_cmd_valid);
+  assign rd_cmd_addr   = fetching ? AW'(prog_base + 64'(idx) * 64'd64)
+                                  : (vrun ? vu_rd_cmd_addr : ld_rd_cmd_addr);
+  assign rd_cmd_len    = fetching ? LEN_W'(16) : (vrun ? vu_rd_cmd_len : ld_rd_cmd_len);
+  assign rds_ready     = fetching ? 1'b1 : (vrun ? vu_rds_ready : ld_rds_ready);
+  assign rd_done_ready = fetching ? 1'b1 : (vrun ? vu_rd_done_ready : ld_rd_done_ready);
+  assign wr_cmd_valid  = vrun ? vu_wr_cmd_valid : st_wr_cmd_valid;
+  assign wr_cmd_addr   = vrun ? vu_wr_cmd_addr : st_wr_cmd_addr;
+  assign wr_cmd_len    = vrun ? vu_wr_cmd_len : st_wr_cmd_len;
+  assign wrs_valid     = vrun ? vu_wrs_valid : st_wrs_valid;
+  assign wrs_data      = vrun ? vu_wrs_data : st_wrs_data;
+  assign wr_done_ready = vrun ? vu_wr_done_ready : st_wr_done_ready;
 
   // ---------------------------------------------------------------------------------------------
   // Descriptor validation.
@@ -300,7 +325,7 @@ module eftrain_top #(
 
   eftrain_desc_check #(
     .TM(TM), .TN(TN), .ACC_L(ACC_L), .IN_DEPTH(IN_DEPTH), .OUT_DEPTH(OUT_DEPTH),
-    .W_DEPTH(W_DEPTH), .BUS_BITS(DATA_W)
+    .W_DEPTH(W_DEPTH), .BUS_BITS(DATA_W), .VU_DEPTH(VU_DEPTH)
   ) u_check (
     .clk, .rst_n,
     .start     (chk_start),
@@ -506,16 +531,16 @@ module eftrain_top #(
     .stored_cnt       (stored_cnt),
     .loaded_cnt       (loaded_cnt),
     .rd_cmd_valid     (ld_rd_cmd_valid),
-    .rd_cmd_ready     (rd_cmd_ready && !fetching),
+    .rd_cmd_ready     (rd_cmd_ready && !fetching && !vrun),
     .rd_cmd_addr      (ld_rd_cmd_addr),
     .rd_cmd_len       (ld_rd_cmd_len),
-    .rds_valid        (rds_valid && !fetching),
+    .rds_valid        (rds_valid && !fetching && !vrun),
     .rds_ready        (ld_rds_ready),
     .rds_data         (rds_data),
     .rds_keep         (rds_keep),
     .rds_last         (rds_last),
     .rds_err          (rds_err),
-    .rd_done_valid    (rd_done_valid && !fetching),
+    .rd_done_valid    (rd_done_valid && !fetching && !vrun),
     .rd_done_ready    (ld_rd_done_ready),
     .rd_done_status   (rd_done_status),
     .rd_done_addr     (rd_done_addr),
@@ -565,9 +590,15 @@ module eftrain_top #(
     .op_wait_computed (q_st_op.wait_computed),
     .computed_cnt     (computed_cnt),
     .stored_cnt       (stored_cnt),
-    .wr_cmd_valid, .wr_cmd_ready, .wr_cmd_addr, .wr_cmd_len,
-    .wrs_valid, .wrs_ready, .wrs_data,
-    .wr_done_valid, .wr_done_ready,
+    .wr_cmd_valid     (st_wr_cmd_valid),
+    .wr_cmd_ready     (wr_cmd_ready && !vrun),
+    .wr_cmd_addr      (st_wr_cmd_addr),
+    .wr_cmd_len       (st_wr_cmd_len),
+    .wrs_valid        (st_wrs_valid),
+    .wrs_ready        (wrs_ready && !vrun),
+    .wrs_data         (st_wrs_data),
+    .wr_done_valid    (wr_done_valid && !vrun),
+    .wr_done_ready    (st_wr_done_ready),
     .wr_done_status   (wr_done_status),
     .wr_done_addr,
     .rd_req_valid     (e_rq_valid),
@@ -591,6 +622,63 @@ module eftrain_top #(
   /* verilator lint_on PINCONNECTEMPTY */
 
   // ---------------------------------------------------------------------------------------------
+  // Vector unit (every non-convolution descriptor: eftrain_vu).
+  logic        vu_start, vu_done, vu_err;
+  logic [3:0]  vu_err_status;
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic        vu_busy;          // the FSM waits for done (or an error); kept for debug visibility
+  /* verilator lint_on UNUSEDSIGNAL */
+
+  eftrain_vu #(
+    .TN(TN), .WPB(WPB), .ACC_L(ACC_L), .MUL_LAT(MUL_LAT), .ADD_LAT(ADD_LAT), .BUF_DEPTH(VU_DEPTH),
+    .ADDR_W(AW), .LEN_W(LEN_W)
+  ) u_vu (
+    .clk, .rst_n,
+    .abort          (abort_pulse),
+    .start          (vu_start),
+    .op             (desc_dec.opcode),
+    .flags          (desc_dec.flags),
+    .batch          (desc_dec.batch),
+    .ch             (desc_dec.n),
+    .h              (desc_dec.h),
+    .w              (desc_dec.w),
+    .k              (desc_dec.k),
+    .stride         (desc_dec.stride),
+    .count          ({desc_dec.n, desc_dec.m}),
+    .src0           (desc_dec.src0),
+    .src1           (desc_dec.src1),
+    .src2           (desc_dec.src2),
+    .dst            (desc_dec.dst),
+    .s0             (desc_words[416 +: 32]),
+    .s1             (desc_words[448 +: 32]),
+    .s2             (desc_words[480 +: 32]),
+    .done           (vu_done),
+    .busy           (vu_busy),
+    .err_valid      (vu_err),
+    .err_status     (vu_err_status),
+    .rd_cmd_valid   (vu_rd_cmd_valid),
+    .rd_cmd_ready   (rd_cmd_ready && vrun),
+    .rd_cmd_addr    (vu_rd_cmd_addr),
+    .rd_cmd_len     (vu_rd_cmd_len),
+    .rds_valid      (rds_valid && vrun),
+    .rds_ready      (vu_rds_ready),
+    .rds_data, .rds_keep, .rds_last, .rds_err,
+    .rd_done_valid  (rd_done_valid && vrun),
+    .rd_done_ready  (vu_rd_done_ready),
+    .rd_done_status, .rd_done_addr,
+    .wr_cmd_valid   (vu_wr_cmd_valid),
+    .wr_cmd_ready   (wr_cmd_ready && vrun),
+    .wr_cmd_addr    (vu_wr_cmd_addr),
+    .wr_cmd_len     (vu_wr_cmd_len),
+    .wrs_valid      (vu_wrs_valid),
+    .wrs_ready      (wrs_ready && vrun),
+    .wrs_data       (vu_wrs_data),
+    .wr_done_valid  (wr_done_valid && vrun),
+    .wr_done_ready  (vu_wr_done_ready),
+    .wr_done_status, .wr_done_addr
+  );
+
+  // ---------------------------------------------------------------------------------------------
   // Control FSM.
   logic emitted;     // the sequencer finished emitting this layer's ops
   wire  layer_done = emitted && (loaded_cnt == n_ld) && (computed_cnt == n_cu)
@@ -602,6 +690,7 @@ module eftrain_top #(
     abort_pulse <= 1'b0;
     chk_start   <= 1'b0;
     seq_start   <= 1'b0;
+    vu_start    <= 1'b0;
     if (seq_emit_done) emitted <= 1'b1;
 
     unique case (cs)
@@ -673,10 +762,27 @@ module eftrain_top #(
         if (chk_code != 8'd0) begin
           stop_code <= chk_code;
           cs        <= C_FINISH;
+        end else if (desc_dec.opcode >= OP_FIRST_VECTOR) begin
+          vu_start  <= 1'b1;
+          cs        <= C_VRUN;
         end else begin
           seq_start <= 1'b1;
           emitted   <= 1'b0;
           cs        <= C_RUN;
+        end
+      end
+
+      C_VRUN: begin
+        if (vu_err) begin
+          stop_code <= dma_code(vu_err_status);
+          cs        <= C_ABORT;
+        end else if (vu_done) begin
+          if (idx + 24'd1 == count) begin
+            cs <= C_FINISH;
+          end else begin
+            idx <= idx + 24'd1;
+            cs  <= C_FETCH_CMD;
+          end
         end
       end
 
@@ -727,6 +833,7 @@ module eftrain_top #(
       abort_pulse    <= 1'b0;
       chk_start      <= 1'b0;
       seq_start      <= 1'b0;
+      vu_start       <= 1'b0;
       emitted        <= 1'b0;
       err_code       <= '0;
       err_index      <= '0;

@@ -60,7 +60,7 @@ def params_tcl() -> str:
     from eftrain.config import preset
 
     c = preset(PRESET)
-    p = c.rtl_parameters()
+    p = c.top_parameters()
     pairs = " \\\n    ".join(f"{k} {v}" for k, v in p.items())
     mhz = int(c.clock_mhz) if float(c.clock_mhz).is_integer() else c.clock_mhz
     return (HEADER.format(src=f" from eftrain/presets.json (preset {PRESET})") +

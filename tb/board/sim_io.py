@@ -209,18 +209,11 @@ async def board_session(dut: Any) -> None:
 # ------------------------------------------------------------------------------------------------
 # pytest / command-line side.
 
-def _rtl_check() -> Any:
-    path = REPO_ROOT / "ci" / "rtl_check.py"
-    s = importlib.util.spec_from_file_location("_eftrain_rtl_check", path)
-    assert s is not None and s.loader is not None
-    module = importlib.util.module_from_spec(s)
-    s.loader.exec_module(module)
-    return module
-
-
 def top_sources() -> list[Path]:
     """eftrain_top's RTL in compile order (ci/rtl_check.py's list, SystemVerilog files only)."""
-    return [REPO_ROOT / "rtl" / f for f in _rtl_check().SOURCES["eftrain_top"] if f.endswith(".sv")]
+    from tb.common import sim
+
+    return sim.top_sources()
 
 
 def build_model(preset_name: str = "ci") -> Any:
@@ -234,7 +227,7 @@ def build_model(preset_name: str = "ci") -> Any:
     problem = c.top_level_problem()
     if problem is not None:
         raise ValueError(problem)
-    params = c.rtl_parameters()
+    params = c.top_parameters()
     return sim.build(toplevel="eftrain_top", sources=top_sources(), tag=c.name, unit="board_sim",
                      parameters=params, build_args=["-O3"])
 

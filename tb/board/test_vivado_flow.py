@@ -170,7 +170,7 @@ def test_parameters_are_the_zcu102_preset() -> None:
     body = p["EFTRAIN_PARAMS"]
     assert body.startswith("[dict create") and body.endswith("]")
     words = body[len("[dict create"):-1].split()
-    assert dict(zip(words[::2], map(int, words[1::2]), strict=True)) == c.rtl_parameters()
+    assert dict(zip(words[::2], map(int, words[1::2]), strict=True)) == c.top_parameters()
     assert p["EFTRAIN_PRESET"] == "zcu102"
     assert float(p["EFTRAIN_PL_CLK_MHZ"]) == c.clock_mhz
     assert int(p["EFTRAIN_AXI_DATA_WIDTH"]) == c.bus_bits
@@ -179,7 +179,7 @@ def test_parameters_are_the_zcu102_preset() -> None:
     assert ports["s_axil_awaddr"][1] == f"[{(int(p['EFTRAIN_CSR_BYTES']) - 1).bit_length() - 1}:0]"
     assert ports["m_axi_wdata"][1] == "[32*WPB-1:0]"        # the data width follows WPB = bus_bits/32
     top = set(re.findall(r"parameter\s+int\s+(\w+)", (REPO / "rtl" / "eftrain_top.sv").read_text()))
-    assert set(c.rtl_parameters()) <= top
+    assert set(c.top_parameters()) <= top
 
 
 def test_generated_files_are_up_to_date() -> None:
@@ -348,7 +348,7 @@ def test_block_design_connects_the_accelerator(dryrun: list[list[str]]) -> None:
     assert ps["CONFIG.PSU__USE__IRQ0"] == "1"
     acc = [dict(zip(tcl_list(p[2])[::2], tcl_list(p[2])[1::2], strict=True)) for p in props[1:]]
     acc_cfg = next(a for a in acc if "CONFIG.TM" in a)
-    assert {k.removeprefix("CONFIG."): int(v) for k, v in acc_cfg.items()} == c.rtl_parameters()
+    assert {k.removeprefix("CONFIG."): int(v) for k, v in acc_cfg.items()} == c.top_parameters()
     addr = [c_ for c_ in dryrun if c_[0] == "assign_bd_address"]
     csr_seg = next(a for a in addr if "/zynq_ultra_ps_e_0/Data" in a)
     assert csr_seg[csr_seg.index("-range") + 1] == "4K"

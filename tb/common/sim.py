@@ -209,6 +209,19 @@ def rtl_sources(*names: str) -> list[Path]:
     return paths
 
 
+def top_sources(top: str = "eftrain_top") -> list[Path]:
+    """A top's SystemVerilog sources in compile order: ci/rtl_check.py's SOURCES (the one list;
+    lint waiver files left out)."""
+    import importlib.util
+
+    path = RTL_DIR.parent / "ci" / "rtl_check.py"
+    spec = importlib.util.spec_from_file_location("_eftrain_rtl_check", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [RTL_DIR / f for f in module.SOURCES[top] if f.endswith(".sv")]
+
+
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """Exclusive lock on ``path`` (a lock file), so parallel pytest workers build a model once."""

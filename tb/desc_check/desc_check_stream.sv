@@ -31,6 +31,7 @@ module desc_check_stream #(
   parameter int          OUT_DEPTH   = 2048,
   parameter int          W_DEPTH     = 1024,
   parameter int          BUS_BITS    = 128,
+  parameter int          VU_DEPTH    = 4096,
   parameter int          IDX         = 0,
   parameter int          EXP_LATENCY = 8,
   parameter int          MAX_VEC     = 1 << 14,
@@ -67,8 +68,8 @@ module desc_check_stream #(
     lfsr_seed = lfsr_seed ^ (32'h9E37_79B9 * 32'(IDX + 1));
     if (lfsr_seed == 32'd0) lfsr_seed = LFSR_SEED;
     $readmemh(vec_file, vec_mem, 0, n_vec - 1);
-    $display("desc_check_stream[%0d]: n=%0d lfsr_seed=%08h TM=%0d TN=%0d L=%0d depths=%0d/%0d/%0d bus=%0d",
-             IDX, n_vec, lfsr_seed, TM, TN, ACC_L, IN_DEPTH, OUT_DEPTH, W_DEPTH, BUS_BITS);
+    $display("desc_check_stream[%0d]: n=%0d lfsr_seed=%08h TM=%0d TN=%0d L=%0d depths=%0d/%0d/%0d/%0d bus=%0d",
+             IDX, n_vec, lfsr_seed, TM, TN, ACC_L, IN_DEPTH, OUT_DEPTH, W_DEPTH, VU_DEPTH, BUS_BITS);
   end
 
   // 32-bit Galois LFSR (x^32 + x^22 + x^2 + x + 1).
@@ -91,7 +92,8 @@ module desc_check_stream #(
     .IN_DEPTH (IN_DEPTH),
     .OUT_DEPTH(OUT_DEPTH),
     .W_DEPTH  (W_DEPTH),
-    .BUS_BITS (BUS_BITS)
+    .BUS_BITS (BUS_BITS),
+    .VU_DEPTH (VU_DEPTH)
   ) u_dut (
     .clk      (clk),
     .rst_n    (rst_n),

@@ -8,7 +8,7 @@
 //
 // Parameters
 //   NCFG                        number of configurations
-//   P_TM, P_TN, P_ACC_L, P_IN_DEPTH, P_OUT_DEPTH, P_W_DEPTH, P_BUS_BITS
+//   P_TM, P_TN, P_ACC_L, P_IN_DEPTH, P_OUT_DEPTH, P_W_DEPTH, P_BUS_BITS, P_VU_DEPTH
 //                               eftrain_desc_check's parameters, one 32-bit slot per configuration
 //   EXP_LATENCY                 the documented start-to-done latency
 //   MAX_VEC                     vector capacity of each stream
@@ -24,6 +24,7 @@ module desc_check_tb #(
   parameter logic [32*NCFG-1:0] P_OUT_DEPTH = {NCFG{32'd2048}},
   parameter logic [32*NCFG-1:0] P_W_DEPTH   = {NCFG{32'd1024}},
   parameter logic [32*NCFG-1:0] P_BUS_BITS  = {NCFG{32'd128}},
+  parameter logic [32*NCFG-1:0] P_VU_DEPTH  = {NCFG{32'd4096}},
   parameter int                EXP_LATENCY = 8,
   parameter int                MAX_VEC     = 1 << 14
 ) (
@@ -47,6 +48,7 @@ module desc_check_tb #(
       .OUT_DEPTH  (int'(P_OUT_DEPTH[32*i +: 32])),
       .W_DEPTH    (int'(P_W_DEPTH[32*i +: 32])),
       .BUS_BITS   (int'(P_BUS_BITS[32*i +: 32])),
+      .VU_DEPTH   (int'(P_VU_DEPTH[32*i +: 32])),
       .IDX        (i),
       .EXP_LATENCY(EXP_LATENCY),
       .MAX_VEC    (MAX_VEC)

@@ -1,21 +1,24 @@
 """Tests of the descriptor validator rtl/eftrain_desc_check.sv against eftrain.descriptors.validate().
 
-``test_verdicts_match_validate``: about 5400 descriptors per configuration (the vector mix of
-:mod:`tb.desc_check.desc_vectors`: legal layers with default / DSE / extreme tilings, one-field
-perturbations aimed at every error code, buffer and window boundaries, 16-bit maximal dims,
-random fields, random words) go through the unit in bulk. ONE Verilated model
+``test_verdicts_match_validate``: about 6000 descriptors per configuration (the vector mix of
+:mod:`tb.desc_check.desc_vectors`: legal layers with default / DSE / extreme tilings, legal
+vector ops of every opcode with their flags and scalars, one-field perturbations aimed at every
+(opcode, error code) pair, buffer, plane-buffer, BN / global-pool count, scalar and window
+boundaries, 16-bit maximal dims, random fields, random words) go through the unit in bulk. ONE Verilated model
 (``desc_check_tb.sv``) holds one unit per configuration, each fed by its own stream
 (``desc_check_stream.sv``): Python writes ``vectors_<i>.hex``, the stream runs one check after
 another (random gaps, starts in the done cycle, abandoned decoy starts, garbage on the inputs
 while a check runs) and writes ``{latency, code}`` per vector to ``results_<i>.hex``. Every code
-must equal ``validate()`` on the decoded words, every latency the documented ``LATENCY``, the
-streams' protocol counters (busy, spurious done, code held) must be zero, and every code of
-``VALIDATION_CODES`` must occur in every configuration. The per-code counts are printed
-(``pytest -s``).
+must equal ``validate()`` (the whole format, no ``implemented`` map) on the decoded words, every
+latency the documented ``LATENCY``, the streams' protocol counters (busy, spurious done, code
+held) must be zero, and every (opcode, code) pair ``validate()`` can produce at the
+configuration (``desc_vectors.reachable_pairs``) must occur in every configuration. The
+per-code counts and the (opcode, code) matrix are printed (``pytest -s``).
 
 Configurations: the presets ``ci``, ``zcu102``, ``odd`` and the corner ``wide`` (Tm = 7,
-Tn = 255, L = 5, a 1024-bit bus, 2^24-word buffers), whose buffers admit tensors far beyond
-2^64 bytes, so the window rule sees the full width of the size arithmetic.
+Tn = 255, L = 5, a 1024-bit bus, 2^24-word buffers, a plane buffer of 2^24 words, which is
+not a multiple of Tn), whose buffers admit tensors far beyond 2^64 bytes, so the window rule
+sees the full width of the size arithmetic.
 
 Also: the result checker catches injected errors; the exact-division identity of the RTL header
 holds for every divisor the RTL allows; ``verilator --lint-only -Wall`` at every configuration
@@ -48,6 +51,7 @@ from tb.common import sim
 
 if TYPE_CHECKING:
     from eftrain.config import HwConfig
+    from eftrain.descriptors import ErrCode
     from tb.desc_check.desc_vectors import Vector
 
 HERE = Path(__file__).resolve().parent
@@ -88,13 +92,15 @@ def _config(name: str) -> HwConfig:
 
     if name == "wide":
         return preset("odd").with_(name="wide", tm=7, tn=255, acc_interleave=5, bus_bits=1024,
-                                   in_buf_depth=1 << 24, out_buf_depth=1 << 24, w_buf_depth=1 << 16)
+                                   in_buf_depth=1 << 24, out_buf_depth=1 << 24, w_buf_depth=1 << 16,
+                                   vu_buf_depth=1 << 24)
     return preset(name)
 
 
 def _params(cfg: HwConfig) -> dict[str, int]:
     return {"TM": cfg.tm, "TN": cfg.tn, "ACC_L": cfg.acc_interleave, "IN_DEPTH": cfg.in_buf_depth,
-            "OUT_DEPTH": cfg.out_buf_depth, "W_DEPTH": cfg.w_buf_depth, "BUS_BITS": cfg.bus_bits}
+            "OUT_DEPTH": cfg.out_buf_depth, "W_DEPTH": cfg.w_buf_depth, "BUS_BITS": cfg.bus_bits,
+            "VU_DEPTH": cfg.vu_buf_depth}
 
 
 def _seed() -> int:
@@ -128,13 +134,15 @@ def _model(cfgs: list[HwConfig]) -> sim.Model:
 
 
 def _check(name: str, cfg: HwConfig, vectors: list[Vector], results: list[int], seed: int,
-           work: Path) -> list[str]:
-    """Problems of one configuration's results (empty if all codes and latencies are right)."""
+           work: Path, expected: list[ErrCode] | None = None) -> list[str]:
+    """Problems of one configuration's results (empty if all codes and latencies are right).
+    ``expected``: the vectors' verdicts if already computed."""
     from eftrain.descriptors import ErrCode
 
     if len(results) != len(vectors):
         return [f"{name}: {len(results)} results for {len(vectors)} vectors"]
-    expected = [v.expected(cfg) for v in vectors]
+    if expected is None:
+        expected = [v.expected(cfg) for v in vectors]
     codes = [r & 0xFF for r in results]
     wrong = [(i, e, got) for i, (e, got) in enumerate(zip(expected, codes, strict=True)) if got != e]
     late = [(i, r >> 8) for i, r in enumerate(results) if (r >> 8) != LATENCY]
@@ -151,8 +159,8 @@ def _check(name: str, cfg: HwConfig, vectors: list[Vector], results: list[int], 
 
 def test_verdicts_match_validate() -> None:
     """About 6000 descriptors per configuration: every code == validate(), every latency ==
-    LATENCY, no protocol error, every validation code produced."""
-    from eftrain.descriptors import VALIDATION_CODES
+    LATENCY, no protocol error, every (opcode, code) pair validate() can produce produced."""
+    from eftrain.descriptors import VALIDATION_CODES, Opcode
     from tb.desc_check import desc_vectors as dv
 
     cfgs = [_config(n) for n in CONFIGS]
@@ -176,31 +184,50 @@ def test_verdicts_match_validate() -> None:
 
     problems: list[str] = []
     counts: list[Counter] = []
+    pairs: list[Counter] = []
     for i, (name, cfg, vectors) in enumerate(zip(CONFIGS, cfgs, sets, strict=True)):
         text = (work / f"results_{i}.hex").read_text().split()
         results = [int(w, 16) for w in text if not w.startswith("//")]
-        problems += _check(name, cfg, vectors, results, seed, work)
-        counts.append(Counter(v.expected(cfg).name for v in vectors))
+        expected = [v.expected(cfg) for v in vectors]
+        problems += _check(name, cfg, vectors, results, seed, work, expected)
+        counts.append(Counter(e.name for e in expected))
+        pairs.append(Counter((v.descriptor().opcode, e) for v, e in zip(vectors, expected, strict=True)))
         missing = [c.name for c in VALIDATION_CODES if counts[-1][c.name] == 0]
         if missing:
             problems.append(f"{name}: codes never produced (seed={seed}): {missing}")
+        unhit = sorted(p for p in dv.reachable_pairs(cfg) if pairs[-1][p] == 0)
+        if unhit:
+            problems.append(f"{name}: (opcode, code) pairs never produced (seed={seed}): "
+                            + ", ".join(f"({Opcode(op).name}, {c.name})" for op, c in unhit))
+        beyond = sorted((op, c.name) for op, c in pairs[-1] if op in set(Opcode)
+                        and (op, c) not in dv.reachable_pairs(cfg))
+        if beyond:  # reachable_pairs() itself is wrong
+            problems.append(f"{name}: pairs outside reachable_pairs(): {beyond}")
 
     print(f"\ndescriptor verdicts per configuration (seed={seed}):")
     print(f"  {'code':<16}" + "".join(f"{n:>8}" for n in CONFIGS))
     for code in VALIDATION_CODES:
         print(f"  {code.name:<16}" + "".join(f"{c[code.name]:>8}" for c in counts))
     print(f"  {'total':<16}" + "".join(f"{len(v):>8}" for v in sets))
+    print(f"\n(opcode, code) counts at {CONFIGS[0]} (-: not reachable):")
+    short = [c.name[:7] for c in VALIDATION_CODES]
+    print(f"  {'opcode':<11}" + "".join(f"{n:>8}" for n in short))
+    reach0 = dv.reachable_pairs(cfgs[0])
+    for op in Opcode:
+        row = [str(pairs[0][(int(op), c)]) if (int(op), c) in reach0 else "-" for c in VALIDATION_CODES]
+        print(f"  {op.name:<11}" + "".join(f"{x:>8}" for x in row))
     assert not problems, "\n".join(problems)
 
 
 def test_scoreboard_catches_errors(tmp_path: Path) -> None:
     """The checker passes perfect results and reports an injected wrong code, a wrong latency and a
     missing result; the oracle tells neighbouring rules apart (a unit answering NONE cannot pass)."""
-    from eftrain.descriptors import ErrCode
+    from eftrain.descriptors import Descriptor, ErrCode, Opcode
     from tb.desc_check import desc_vectors as dv
 
     cfg = _config("ci")
-    vectors = dv.generate(cfg, 7, n_per_code=3, n_legal=20, n_dse=0, n_edge=4, n_random=20, n_raw=5)
+    vectors = dv.generate(cfg, 7, n_per_code=3, n_legal=20, n_dse=0, n_edge=4, n_random=20, n_raw=5,
+                          n_vlegal=9, n_per_vcode=1, n_vedge=4)
     perfect = [(LATENCY << 8) | v.expected(cfg) for v in vectors]
     assert _check("ci", cfg, vectors, perfect, 7, tmp_path) == []
     bad = list(perfect)
@@ -217,6 +244,19 @@ def test_scoreboard_catches_errors(tmp_path: Path) -> None:
     assert dv.vector(d, base, base, "t").expected(cfg) == ErrCode.OUT_OF_WINDOW
     assert dv.vector(dataclasses.replace(d, tr=0), base, limit, "t").expected(cfg) == ErrCode.BAD_FIELD
     assert dv.vector(dataclasses.replace(d, m=0), base, limit, "t").expected(cfg) == ErrCode.ZERO_DIM
+    def verdict(d: Descriptor, lo: int, hi: int, **change: object) -> ErrCode:
+        return dv.vector(dataclasses.replace(d, **change), lo, hi, "t").expected(cfg)
+
+    for op in dv.VECTOR_OPS:  # the vector ops' rules, one neighbour each
+        d, base, limit = gen.vlegal_descriptor(op)
+        assert verdict(d, base, limit) == ErrCode.NONE
+        assert verdict(d, base, base) == ErrCode.OUT_OF_WINDOW
+        assert verdict(d, base, limit, tr=1) == ErrCode.BAD_FIELD
+        assert verdict(d, base, limit, flags=0x80) == ErrCode.BAD_OPCODE
+    d, base, limit = gen.vlegal_descriptor(Opcode.BN_FP)
+    assert verdict(d, base, limit, reserved=(0, 0, 0, d.reserved[3], 0)) == ErrCode.BAD_FIELD  # eps = +0
+    d, base, limit = gen.vlegal_descriptor(Opcode.SGD)
+    assert verdict(d, base, limit, m=d.m + 1) == ErrCode.BAD_FIELD  # off the beat
     line = dv.vector(d, base, limit, "t").hex_line()
     assert len(line) == 160 and int(line[-8:], 16) == int(d.encode()[0]) and int(line[:16], 16) == limit
 
@@ -240,11 +280,11 @@ def test_exact_division() -> None:
 
 LINT_CORNERS = {
     "one-lane-bus32": {"TM": 1, "TN": 1, "ACC_L": 1, "IN_DEPTH": 1, "OUT_DEPTH": 1, "W_DEPTH": 1,
-                       "BUS_BITS": 32},
+                       "BUS_BITS": 32, "VU_DEPTH": 1},
     "wide-bus1024": {"TM": 256, "TN": 255, "ACC_L": 256, "IN_DEPTH": 1 << 30, "OUT_DEPTH": 65536,
-                     "W_DEPTH": 3, "BUS_BITS": 1024},
+                     "W_DEPTH": 3, "BUS_BITS": 1024, "VU_DEPTH": (1 << 31) - 1},
     "bus64": {"TM": 7, "TN": 12, "ACC_L": 6, "IN_DEPTH": 100, "OUT_DEPTH": 50, "W_DEPTH": 600,
-              "BUS_BITS": 64},
+              "BUS_BITS": 64, "VU_DEPTH": 5},
 }
 
 

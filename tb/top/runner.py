@@ -30,10 +30,6 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 MEM_BASE = 0x1000_0000
 MEM_BYTES = 32 << 20          # the model's memory: [MEM_BASE, MEM_BASE + 32 MiB)
-RTL_MODULES = ("eftrain_fp32_pkg", "eftrain_engine_pkg", "eftrain_top_pkg", "fp32_mul", "fp32_add",
-               "engine_ram", "adder_tree", "eftrain_engine", "axi_dma_check", "axi_dma_rd",
-               "axi_dma_wr", "axi_dma", "eftrain_fifo", "eftrain_desc_check", "eftrain_layer_seq",
-               "eftrain_loader", "eftrain_storer", "eftrain_top")
 COUNTERS = ("CYCLES", "BUSY_CYCLES", "MAC_CYCLES", "AXI_RD_BEATS", "AXI_WR_BEATS", "AXI_RD_BURSTS",
             "AXI_WR_BURSTS", "STALL_CYCLES")
 
@@ -83,11 +79,7 @@ def _sim() -> Any:
 def top_parameters(cfg: Any) -> dict[str, int]:
     from eftrain.config import preset
 
-    c = preset(cfg)
-    p = c.rtl_parameters()
-    keep = {k: p[k] for k in ("TM", "TN", "ACC_L", "MUL_LAT", "ADD_LAT", "IN_DEPTH", "OUT_DEPTH",
-                              "W_DEPTH", "WPB")}
-    return keep
+    return preset(cfg).top_parameters()
 
 
 def build_model(cfg: Any, waves: bool | None = None) -> Any:
@@ -101,9 +93,7 @@ def build_model(cfg: Any, waves: bool | None = None) -> Any:
     params.update(MEM_BEATS=beats, MEM_BASE=MEM_BASE)
     return sim.build(
         toplevel="top_fast_tb",
-        sources=[*sim.rtl_sources(*RTL_MODULES[:-1]), REPO_ROOT / "rtl" / "regs" / "eftrain_csr_pkg.sv",
-                 REPO_ROOT / "rtl" / "regs" / "eftrain_csr.sv", REPO_ROOT / "rtl" / "eftrain_top.sv",
-                 HERE / "axi_mem_model.sv", HERE / "top_fast_tb.sv"],
+        sources=[*sim.top_sources(), HERE / "axi_mem_model.sv", HERE / "top_fast_tb.sv"],
         tag=c.name,
         unit="top_fast",
         parameters=params,

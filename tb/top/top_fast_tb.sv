@@ -24,6 +24,7 @@ module top_fast_tb #(
   parameter int          IN_DEPTH  = 4096,
   parameter int          OUT_DEPTH = 2048,
   parameter int          W_DEPTH   = 1024,
+  parameter int          VU_DEPTH  = 4096,
   parameter int          WPB       = 4,
   parameter int          MEM_BEATS = 1 << 20,
   parameter logic [63:0] MEM_BASE  = 64'h0
@@ -56,7 +57,8 @@ module top_fast_tb #(
 
   eftrain_top #(
     .TM(TM), .TN(TN), .ACC_L(ACC_L), .MUL_LAT(MUL_LAT), .ADD_LAT(ADD_LAT),
-    .IN_DEPTH(IN_DEPTH), .OUT_DEPTH(OUT_DEPTH), .W_DEPTH(W_DEPTH), .WPB(WPB), .ID_W(ID_W)
+    .IN_DEPTH(IN_DEPTH), .OUT_DEPTH(OUT_DEPTH), .W_DEPTH(W_DEPTH), .WPB(WPB), .ID_W(ID_W),
+    .VU_DEPTH(VU_DEPTH)
   ) u_dut (
     .clk, .rst_n, .irq,
     .s_axil_awready (awready), .s_axil_awvalid (awvalid), .s_axil_awaddr (awaddr),

@@ -412,12 +412,12 @@ def apply_mutation(mut: Mutation, d: Descriptor, cfg: HwConfig, window: tuple[in
     kind = mut.kind
     fc = {Opcode.FC_FP, Opcode.FC_BP, Opcode.FC_WU}
     if kind == "opcode":
-        d = rep(d, opcode=rng.choice([0, *range(7, 256)]))
+        d = rep(d, opcode=rng.choice([0, *range(16, 256)]))   # 0x07..0x0F are the vector ops
     elif kind == "flags":
         if d.phase != "fp" and rng.random() < 0.4:
             d = rep(d, flags=d.flags | Flag.BIAS)
         else:
-            d = rep(d, flags=d.flags | (1 << rng.randint(1, 7)))
+            d = rep(d, flags=d.flags | (1 << rng.randint(2, 7)))   # bit 1 (RELU) is legal on FP
     elif kind == "reserved":
         slot = rng.randrange(5)
         width = (16, 4, 32, 32, 32)[slot]

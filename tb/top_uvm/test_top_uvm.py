@@ -66,11 +66,6 @@ from pyuvm import ConfigDB, uvm_test
 from tb.common import sim
 
 TEST_MODULE = "tb.top_uvm.test_top_uvm"
-RTL_MODULES = ("eftrain_fp32_pkg", "eftrain_engine_pkg", "eftrain_top_pkg", "fp32_mul", "fp32_add",
-               "engine_ram", "adder_tree", "eftrain_engine", "axi_dma_check", "axi_dma_rd",
-               "axi_dma_wr", "axi_dma", "eftrain_fifo", "eftrain_desc_check", "eftrain_layer_seq",
-               "eftrain_loader", "eftrain_storer")
-TOP_PARAMS = ("TM", "TN", "ACC_L", "MUL_LAT", "ADD_LAT", "IN_DEPTH", "OUT_DEPTH", "W_DEPTH", "WPB")
 SIM_TIMEOUT_MS = 1000      # cocotb watchdog (simulated time); the driver's per-program bound fires first
 
 
@@ -81,14 +76,12 @@ SIM_TIMEOUT_MS = 1000      # cocotb watchdog (simulated time); the driver's per-
 def _build(preset_name: str) -> sim.Model:
     from eftrain.config import preset
 
-    params = preset(preset_name).rtl_parameters()
     return sim.build(
         toplevel="eftrain_top",
-        sources=[*sim.rtl_sources(*RTL_MODULES), sim.RTL_DIR / "regs" / "eftrain_csr_pkg.sv",
-                 sim.RTL_DIR / "regs" / "eftrain_csr.sv", sim.RTL_DIR / "eftrain_top.sv"],
+        sources=sim.top_sources(),
         tag=preset_name,
         unit="top_uvm",
-        parameters={k: params[k] for k in TOP_PARAMS},
+        parameters=preset(preset_name).top_parameters(),
         build_args=["-O3"],
     )
 

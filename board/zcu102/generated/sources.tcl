@@ -21,6 +21,12 @@ set EFTRAIN_RTL_SOURCES [list \
     rtl/eftrain_layer_seq.sv \
     rtl/eftrain_loader.sv \
     rtl/eftrain_storer.sv \
+    rtl/fp32_div.sv \
+    rtl/fp32_sqrt.sv \
+    rtl/eftrain_vu_ram.sv \
+    rtl/eftrain_vu_stream.sv \
+    rtl/eftrain_vu_pool.sv \
+    rtl/eftrain_vu.sv \
     rtl/regs/eftrain_csr.sv \
     rtl/eftrain_top.sv \
 ]
