@@ -227,17 +227,22 @@ class Trainer:
     def _record(self, cm: CompiledModel, fwd: list[int | None], bwd: list[int | None],
                 seconds: float) -> None:
         from eftrain import perf
+        from eftrain.descriptors import Opcode
 
         layers: dict[str, dict[str, int]] = {name: {} for name in cm.layers}
         total = 0
         measured = self.device == "rtl"
         macs = 0
+        ops = []
         for op, cyc in [*zip(cm.forward, fwd, strict=True), *zip(cm.backward, bwd, strict=True)]:
-            c = cyc if cyc is not None else perf.descriptor_cycles(op.desc, self.cfg)
+            model = perf.descriptor_cycles(op.desc, self.cfg)
+            c = cyc if cyc is not None else model
             layers.setdefault(op.layer, {})
             layers[op.layer][op.phase] = layers[op.layer].get(op.phase, 0) + c
             total += c
             macs += op.macs
+            ops.append({"layer": op.layer, "phase": op.phase, "op": Opcode(op.desc.opcode).name,
+                        "cycles": c, "model_cycles": model})
         self.stats = {
             "backend": self.device,
             "config": self.cfg.name,
@@ -251,4 +256,5 @@ class Trainer:
                               if measured else "analytical model (eftrain.perf.descriptor_cycles)"),
             "wall_seconds": seconds,
             "descriptors": len(cm.forward) + len(cm.backward),
+            "ops": ops,          # every descriptor: layer, phase, opcode, cycles, the model's cycles
         }
