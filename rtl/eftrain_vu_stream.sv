@@ -81,7 +81,16 @@
 // output beats per 3 read beats, BN_FP 3 reads of x per channel block, BN_BP 2 x (dy + x), at one
 // read beat per cycle; per channel block / plane a fixed overhead of pipeline drains, the tree
 // (TN*(ACC_L-1)/WPB issue cycles + log2(ACC_L) adder latencies) and about TN + latency cycles per
-// scalar step (BN_FP: 15 steps).
+// scalar step (BN_FP: 15 steps). Measured (tb/vu_stream, DRAM latency 40): the read stream is 99%
+// busy while RELU_BP streams, 96% for SGD; about 100 cycles of start-up and finish per op.
+//
+// Resources (Yosys 0.23 synth_xilinx -family xcup, zcu102 parameters TN 16, WPB 4; ci/rtl_check.py
+// synth --top eftrain_vu_stream): 41.3k LUT, 21.5k FF, 212 DSP48E2, 10 BRAM36 (the stream FIFOs),
+// 64 LUTRAM LUTs. About half is the 54 fp32 units (52 in the WPB-wide pipeline and partial sums);
+// the rest mostly the vector registers (10 x TN words) and partial sums (2 x TN x ACC_L words) in
+// flip-flops with their read multiplexers, and the delay lines (SRL16E).
+// Coding note (Yosys 0.23): signals wired to instance ports are packed vectors, not unpacked-array
+// elements; otherwise Yosys re-derives this module during `hierarchy` and renames the top.
 
 `default_nettype none
 
@@ -663,10 +672,12 @@ module eftrain_vu_stream #(
   // write-command queue (walker -> release) and the write-order queue (release -> stream).
   // ---------------------------------------------------------------------------------------------
   logic [2:0]          fi_push, fi_pop, fi_ready, fi_valid;
-  logic [DW-1:0]       fi_data [3];
+  // (Packed vectors, not arrays, wherever an instance port connects: Yosys 0.23 re-derives a
+  // module that connects array elements to instance ports, which renames the top module.)
+  logic [3*DW-1:0]     fi_data;              // FIFO i's head at [i*DW +: DW]
   logic [1:0]          fo_push, fo_pop, fo_ready, fo_valid;
-  logic [DW-1:0]       fo_in [2];
-  logic [DW-1:0]       fo_data [2];
+  logic [2*DW-1:0]     fo_in;
+  logic [2*DW-1:0]     fo_data;
   logic                fifo_clr;
 
   assign fifo_clr = abort;
@@ -681,7 +692,7 @@ module eftrain_vu_stream #(
       .in_data   (rds_data),
       .out_valid (fi_valid[gi]),
       .out_ready (fi_pop[gi]),
-      .out_data  (fi_data[gi])
+      .out_data  (fi_data[gi * DW +: DW])
     );
   end
 
@@ -692,10 +703,10 @@ module eftrain_vu_stream #(
       .clear     (fifo_clr),
       .in_valid  (fo_push[go]),
       .in_ready  (fo_ready[go]),
-      .in_data   (fo_in[go]),
+      .in_data   (fo_in[go * DW +: DW]),
       .out_valid (fo_valid[go]),
       .out_ready (fo_pop[go]),
-      .out_data  (fo_data[go])
+      .out_data  (fo_data[go * DW +: DW])
     );
   end
 
@@ -909,7 +920,7 @@ module eftrain_vu_stream #(
   assign oq_tag    = oq_out[OQW-1];
   assign oq_beats  = oq_out[CNW-1:0];
   assign wrs_valid = !failed && oq_out_valid && fo_valid[oq_tag];
-  assign wrs_data  = fo_data[oq_tag];
+  assign wrs_data  = oq_tag ? fo_data[DW +: DW] : fo_data[0 +: DW];
   assign wfire     = wrs_valid && wrs_ready;
   assign fo_pop[0] = wfire && !oq_tag;
   assign fo_pop[1] = wfire && oq_tag;
@@ -1142,10 +1153,26 @@ module eftrain_vu_stream #(
   logic [TN*ACC_L*32-1:0] acc0_q, acc1_q;
 
   // Sources of the scalar unit (index cf2 / cf3, lane si) and of STOREV (index cf1, lane group
-  // ldc). Every read is an explicit selection among the few places it can address (constant
-  // part-selects), so no wide variable shifter is built over the register files.
-  logic [31:0] s_a, s_b;
+  // ldc): the lane (group) is picked first in each register with a small indexed select, then the
+  // register by index, so the read ports are balanced mux trees over a few hundred bits (no wide
+  // shifter over the whole register file, no long priority chain).
+  logic [31:0]        s_a, s_b;
+  logic [31:0]        sl [NVR + 2];            // lane si of every register; [NVR], [NVR+1]: ACC0/1
+  logic [DW-1:0]      sg [NVR + 2];            // lane group ldc of every register, ACC0, ACC1
+  logic [TN*32-1:0]   row;
+  logic [TN*32-1:0]   arow [2];                // partial sum 0 of every lane, per bank
+
   always_comb begin
+    for (int j = 0; j < TN; j++) begin
+      arow[0][32 * j +: 32] = acc0_q[32 * (j * ACC_L) +: 32];
+      arow[1][32 * j +: 32] = acc1_q[32 * (j * ACC_L) +: 32];
+    end
+    for (int r = 0; r < NVR + 2; r++) begin
+      if (r < NVR) row = vr_q[32 * TN * r +: 32 * TN];
+      else         row = arow[r - NVR];
+      sl[r] = row[32 * si +: 32];
+      sg[r] = row[DW * ldc +: DW];
+    end
     case (cf2)
       S_ONE:   s_a = F_ONE;
       S_NF:    s_a = nf_q;
@@ -1154,7 +1181,9 @@ module eftrain_vu_stream #(
       S_EPS:   s_a = r_s0;
       S_MOM:   s_a = r_s1;
       S_OMM:   s_a = omm_q;
-      default: s_a = '0;
+      S_ACC0:  s_a = sl[NVR];
+      S_ACC1:  s_a = sl[NVR + 1];
+      default: s_a = sl[cf2[3:0]];
     endcase
     case (cf3)
       S_ONE:   s_b = F_ONE;
@@ -1164,42 +1193,28 @@ module eftrain_vu_stream #(
       S_EPS:   s_b = r_s0;
       S_MOM:   s_b = r_s1;
       S_OMM:   s_b = omm_q;
-      default: s_b = '0;
+      S_ACC0:  s_b = sl[NVR];
+      S_ACC1:  s_b = sl[NVR + 1];
+      default: s_b = sl[cf3[3:0]];
     endcase
-    for (int j = 0; j < TN; j++) begin
-      if (si == SLW'(j)) begin
-        for (int r = 0; r < NVR; r++) begin
-          if (cf2 == 5'(r)) s_a = vr_q[32 * (r * TN + j) +: 32];
-          if (cf3 == 5'(r)) s_b = vr_q[32 * (r * TN + j) +: 32];
-        end
-        if (cf2 == S_ACC0) s_a = acc0_q[32 * (j * ACC_L) +: 32];
-        if (cf2 == S_ACC1) s_a = acc1_q[32 * (j * ACC_L) +: 32];
-        if (cf3 == S_ACC0) s_b = acc0_q[32 * (j * ACC_L) +: 32];
-        if (cf3 == S_ACC1) s_b = acc1_q[32 * (j * ACC_L) +: 32];
-      end
-    end
-    sv_data = '0;
-    for (int g = 0; g < BPP; g++) begin
-      if (ldc == LGW'(g)) begin
-        for (int l = 0; l < WPB; l++) begin
-          for (int r = 0; r < NVR; r++) begin
-            if (cf1[4:0] == 5'(r)) sv_data[32 * l +: 32] = vr_q[32 * (r * TN + g * WPB + l) +: 32];
-          end
-          if (cf1[4:0] == S_ACC0) sv_data[32 * l +: 32] = acc0_q[32 * ((g * WPB + l) * ACC_L) +: 32];
-          if (cf1[4:0] == S_ACC1) sv_data[32 * l +: 32] = acc1_q[32 * ((g * WPB + l) * ACC_L) +: 32];
-        end
-      end
-    end
+    case (cf1[4:0])
+      S_ACC0:  sv_data = sg[NVR];
+      S_ACC1:  sv_data = sg[NVR + 1];
+      default: sv_data = sg[cf1[3:0]];
+    endcase
   end
 
-  // Vector-register writes: LOADV (a beat of F0) and SOP results.
+  // Vector-register writes: LOADV (a beat of F0) and SOP results. Each register has only the
+  // write sources the micro-programs use (LD_REGS: LOADV destinations, SOP_REGS: SOP ones).
+  localparam logic [NVR-1:0] LD_REGS  = 10'b00_0111_1111;   // T0, RV, RM, INVSTD, MEAN, BETA, GAMMA
+  localparam logic [NVR-1:0] SOP_REGS = 10'b11_1111_1100;   // T3..T0, RV, RM, INVSTD, MEAN
   always_ff @(posedge clk) begin
     for (int r = 0; r < NVR; r++) begin
       for (int j = 0; j < TN; j++) begin
-        if (ld_pop && cf1[4:0] == 5'(r) && 32'(ldc) == j / WPB) begin
-          vr_q[32 * (r * TN + j) +: 32] <= fi_data[0][32 * (j % WPB) +: 32];
+        if (LD_REGS[r] && ld_pop && cf1[4:0] == 5'(r) && 32'(ldc) == j / WPB) begin
+          vr_q[32 * (r * TN + j) +: 32] <= fi_data[32 * (j % WPB) +: 32];
         end
-        if (s_res && cf1[4:0] == 5'(r) && 32'(so) == j) begin
+        if (SOP_REGS[r] && s_res && cf1[4:0] == 5'(r) && 32'(so) == j) begin
           vr_q[32 * (r * TN + j) +: 32] <= s_y;
         end
       end
@@ -1302,9 +1317,9 @@ module eftrain_vu_stream #(
   logic [DW-1:0] u1_y, u2a_y, u2b_y, u3_y, u4_y, g5, u6a_y, u6b_y, u7_y, u8_y, u9_y, u10_y, bc;
 
   always_ff @(posedge clk) begin
-    xa_q[1]  <= fi_data[0];
-    xb_q[1]  <= fi_data[1];
-    xc_q[1]  <= fi_data[2];
+    xa_q[1]  <= fi_data[0 +: DW];
+    xb_q[1]  <= fi_data[DW +: DW];
+    xc_q[1]  <= fi_data[2 * DW +: DW];
     u2a_q[1] <= u2a_y;
     u2b_q[1] <= u2b_y;
     u4_q[1]  <= u4_y;
@@ -1330,7 +1345,7 @@ module eftrain_vu_stream #(
   for (genvar gl = 0; gl < WPB; gl++) begin : g_lane
     localparam int LO = 32 * gl;
     logic [31:0] mean0, inv2, gam3, bet4, dgam5, dbet7, scl9, bc1;
-    logic [31:0] u1a, u2aa, u2ab, u4a, u4b, u6bb, u7a, u7b, u9a, u9b;
+    logic [31:0] u1a, u2aa, u2ab, u2bb, u4a, u4b, u6ba, u6bb, u7a, u7b, u8b, u9a, u9b, u10a;
     logic [31:0] z5, dy5, y5, g5l;
     logic [10:0] ov;
 
@@ -1348,7 +1363,7 @@ module eftrain_vu_stream #(
         if (lgq[1] == LGW'(g))    bc1   = vr_q[32 * (VR_T1 * TN + g * WPB + gl) +: 32];
       end
 
-      u1a  = m_bnb ? fi_data[1][LO +: 32] : fi_data[0][LO +: 32];
+      u1a  = m_bnb ? fi_data[DW + LO +: 32] : fi_data[LO +: 32];
       u2aa = m_sgd ? xc_q[T_U2][LO +: 32] : u1_y[LO +: 32];
       u2ab = (pmode == M_SQDEV) ? u1_y[LO +: 32] : m_sgd ? r_s2 : inv2;
       u4a  = m_sgd ? xa_q[T_U4][LO +: 32] : u3_y[LO +: 32];
@@ -1364,7 +1379,11 @@ module eftrain_vu_stream #(
         default: g5l = (!relu_f || f_gt0(z5)) ? dy5 : 32'd0;
       endcase
 
+      u2bb = xb_q[T_U2][LO +: 32];
+      u6ba = u2a_q[D_U2A][LO +: 32];
       u6bb = (pmode == M_BNB1) ? g5l : dgam5;
+      u8b  = u6b_q[D_U6B][LO +: 32] ^ F_SIGN;
+      u10a = xc_q[T_U10][LO +: 32];
       u7a  = m_sgd ? u2b_q[D_U2B][LO +: 32] : u6a_y[LO +: 32];
       u7b  = m_sgd ? u4_q[D_U4][LO +: 32] : (dbet7 ^ F_SIGN);
       u9a  = m_sgd ? r_s0 : scl9;
@@ -1382,7 +1401,7 @@ module eftrain_vu_stream #(
       .a (u2aa), .b (u2ab), .out_valid (ov[1]), .y (u2a_y[LO +: 32]));
     fp32_mul #(.LATENCY(MUL_LAT)) u2b (
       .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U2]),
-      .a (r_s1), .b (xb_q[T_U2][LO +: 32]), .out_valid (ov[2]), .y (u2b_y[LO +: 32]));
+      .a (r_s1), .b (u2bb), .out_valid (ov[2]), .y (u2b_y[LO +: 32]));
     fp32_mul #(.LATENCY(MUL_LAT)) u3 (
       .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U3]),
       .a (u2a_y[LO +: 32]), .b (gam3), .out_valid (ov[3]), .y (u3_y[LO +: 32]));
@@ -1394,20 +1413,20 @@ module eftrain_vu_stream #(
       .a (nf_q), .b (g5l), .out_valid (ov[5]), .y (u6a_y[LO +: 32]));
     fp32_mul #(.LATENCY(MUL_LAT)) u6b (
       .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U5]),
-      .a (u2a_q[D_U2A][LO +: 32]), .b (u6bb), .out_valid (ov[6]), .y (u6b_y[LO +: 32]));
+      .a (u6ba), .b (u6bb), .out_valid (ov[6]), .y (u6b_y[LO +: 32]));
     fp32_add #(.LATENCY(ADD_LAT)) u7 (
       .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U7]),
       .a (u7a), .b (u7b), .out_valid (ov[7]), .y (u7_y[LO +: 32]));
     fp32_add #(.LATENCY(ADD_LAT)) u8 (
       .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U8]),
-      .a (u7_y[LO +: 32]), .b (u6b_q[D_U6B][LO +: 32] ^ F_SIGN), .out_valid (ov[8]),
+      .a (u7_y[LO +: 32]), .b (u8b), .out_valid (ov[8]),
       .y (u8_y[LO +: 32]));
     fp32_mul #(.LATENCY(MUL_LAT)) u9 (
       .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U9]),
       .a (u9a), .b (u9b), .out_valid (ov[9]), .y (u9_y[LO +: 32]));
     fp32_add #(.LATENCY(ADD_LAT)) u10 (
       .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U10]),
-      .a (xc_q[T_U10][LO +: 32]), .b (u9_y[LO +: 32] ^ F_SIGN), .out_valid (ov[10]),
+      .a (u10a), .b (u9_y[LO +: 32] ^ F_SIGN), .out_valid (ov[10]),
       .y (u10_y[LO +: 32]));
 
     assign unused_ov[gl] = ^ov;
@@ -1416,28 +1435,28 @@ module eftrain_vu_stream #(
   // Output FIFO pushes (at most one source per cycle: STOREV only runs with the pipeline empty).
   always_comb begin
     fo_push[0] = sv_push;
-    fo_in[0]   = sv_data;
+    fo_in[0 +: DW] = sv_data;
     case (pmode)
       M_RELU, M_NORM: if (vsr[T_U5]) begin
         fo_push[0] = 1'b1;
-        fo_in[0]   = g5;
+        fo_in[0 +: DW] = g5;
       end
       M_BNB2: if (vsr[T_U10]) begin
         fo_push[0] = 1'b1;
-        fo_in[0]   = u9_y;
+        fo_in[0 +: DW] = u9_y;
       end
       M_SGD: if (vsr[T_END]) begin
         fo_push[0] = 1'b1;
-        fo_in[0]   = u10_y;
+        fo_in[0 +: DW] = u10_y;
       end
       M_BCAST: if (vsr[1]) begin
         fo_push[0] = 1'b1;
-        fo_in[0]   = bc;
+        fo_in[0 +: DW] = bc;
       end
       default: ;
     endcase
     fo_push[1] = m_sgd && vsr[T_U8];
-    fo_in[1]   = u7_y;
+    fo_in[DW +: DW] = u7_y;
   end
 
   // ---------------------------------------------------------------------------------------------
@@ -1452,7 +1471,7 @@ module eftrain_vu_stream #(
   logic [KW-1:0]  ac_kb [2];
   logic [KW-1:0]  ac_kd [2];
   logic [DW-1:0]  ac_val [2];
-  logic [DW-1:0]  ac_y [2];
+  logic [2*DW-1:0] ac_y;                    // bank b's adder results at [b*DW +: DW]
   logic [2*WPB-1:0] aov;
 
   logic [A:1]     am_v0, am_v1;              // results in flight, by cycle, per bank
@@ -1511,7 +1530,7 @@ module eftrain_vu_stream #(
       end
       fp32_add #(.LATENCY(ADD_LAT)) u_acc (
         .clk (clk), .rst_n (urst_n), .in_valid (ac_v[gb]),
-        .a (opa), .b (opb), .out_valid (aov[gb * WPB + gl]), .y (ac_y[gb][32 * gl +: 32]));
+        .a (opa), .b (opb), .out_valid (aov[gb * WPB + gl]), .y (ac_y[gb * DW + 32 * gl +: 32]));
     end
   end
 
@@ -1546,10 +1565,10 @@ module eftrain_vu_stream #(
           acc1_q[32 * (j * ACC_L + s) +: 32] <= F_NEGZERO;
         end else begin
           if (am_v0[A] && 32'(am_lg[A - 1]) == j / WPB && 32'(am_k[A - 1]) == s) begin
-            acc0_q[32 * (j * ACC_L + s) +: 32] <= ac_y[0][32 * (j % WPB) +: 32];
+            acc0_q[32 * (j * ACC_L + s) +: 32] <= ac_y[32 * (j % WPB) +: 32];
           end
           if (am_v1[A] && 32'(am_lg[2 * A - 1]) == j / WPB && 32'(am_k[2 * A - 1]) == s) begin
-            acc1_q[32 * (j * ACC_L + s) +: 32] <= ac_y[1][32 * (j % WPB) +: 32];
+            acc1_q[32 * (j * ACC_L + s) +: 32] <= ac_y[DW + 32 * (j % WPB) +: 32];
           end
         end
       end

@@ -1,0 +1,1 @@
+"""Testbench of the streaming vector unit (rtl/eftrain_vu_stream.sv) with the DMA."""
