@@ -84,6 +84,7 @@ __all__ = [
     "CONV_OPCODES",
     "DESC_BYTES",
     "DESC_WORDS",
+    "HLS_IMPLEMENTED",
     "RTL_IMPLEMENTED",
     "VALIDATION_CODES",
     "VECTOR_OPCODES",
@@ -143,6 +144,9 @@ _FLAGS: dict[int, int] = {
 # What rtl/eftrain_top.sv implements: opcode -> the flags it takes (anything else is BAD_OPCODE
 # there). Today the whole format; a hardware build without some ops would list fewer here.
 RTL_IMPLEMENTED: dict[int, int] = {op: int(f) for op, f in _FLAGS.items()}
+# What the HLS kernel (hls/) implements: the convolution opcodes with Flag.BIAS (no vector unit,
+# no fused ReLU yet).
+HLS_IMPLEMENTED: dict[int, int] = {op: int(_FLAGS[op] & Flag.BIAS) for op in CONV_OPCODES}
 _SCALARS = {Opcode.BN_FP: 2, Opcode.SGD: 3}
 BN_BLOCK_VECTORS = ("gamma", "beta", "running_mean", "running_var", "mean", "invstd", "dgamma", "dbeta")
 

@@ -34,6 +34,15 @@ enum Opcode : uint32_t {
   OP_FC_FP = 0x04,
   OP_FC_BP = 0x05,
   OP_FC_WU = 0x06,
+  OP_RELU_BP = 0x07,
+  OP_MAXPOOL_FP = 0x08,
+  OP_MAXPOOL_BP = 0x09,
+  OP_AVGPOOL_FP = 0x0A,
+  OP_AVGPOOL_BP = 0x0B,
+  OP_BN_FP = 0x0C,
+  OP_BN_BP = 0x0D,
+  OP_BIAS_GRAD = 0x0E,
+  OP_SGD = 0x0F,
 };
 
 enum ErrCode : uint32_t {

@@ -35,6 +35,7 @@ import pytest
 from eftrain.config import HwConfig, preset
 from eftrain.descriptors import (
     DESC_BYTES,
+    HLS_IMPLEMENTED,
     VALIDATION_CODES,
     Descriptor,
     ErrCode,
@@ -43,11 +44,16 @@ from eftrain.descriptors import (
     default_tiling,
     encode_program,
     geometry,
-    validate,
     with_tiling,
 )
+from eftrain.descriptors import validate as validate_format
 from eftrain.golden.engine import conv_bp, conv_fp, conv_wu, fc_bp, fc_fp, fc_wu
 from eftrain.golden.layout import fmap_layout, weight_layout
+
+
+def validate(d: Descriptor, cfg: HwConfig | str, window: tuple[int, int]) -> ErrCode:
+    """The kernel's oracle: the descriptor rules for what hls/ implements (HLS_IMPLEMENTED)."""
+    return validate_format(d, cfg, window, HLS_IMPLEMENTED)
 
 ROOT = Path(__file__).resolve().parents[1]
 HLS_DIR = ROOT / "hls"
