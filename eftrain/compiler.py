@@ -189,10 +189,6 @@ class CompiledModel:
         lay = fmap_layout(self.cfg, (self.batch, self.classes, 1, 1))
         return lay.pack(np.asarray(dlogits, F32)[:, :, None, None]).view(np.uint32)
 
-    @property
-    def region_words(self) -> dict[str, int]:
-        return {name: r.data.size for name, r in self.plan.regions.items()}
-
 
 # ------------------------------------------------------------------------------------------------
 # The builder
@@ -305,10 +301,6 @@ def compile_model(model: Any, input_shape: tuple[int, ...], cfg: HwConfig | str 
                 relu_after = i + 2 < len(chain) and is_relu(chain[i + 2][1])
             else:
                 relu_after = nxt is not None and is_relu(nxt)
-            if relu_after:
-                r = chain[i + 2] if bn else chain[i + 1]
-                if isinstance(r[1], nn.ReLU) and r[1].inplace not in (False, True):
-                    raise ValueError(f"{r[0]}: unsupported ReLU")
             cur, ops_fwd, ops_bwd = _layer(b, name, mod, cur, bn, relu_after, first, batch, sc, bn_modules)
             b.fwd += ops_fwd
             b.bwd_layers.append(ops_bwd)
