@@ -15,8 +15,10 @@ accepted too) and lays out one training iteration on the accelerator:
   back (:meth:`CompiledModel.loss_and_grad`);
 * the **backward program**: for each layer from the last to the first, the ReLU mask (when it
   was fused into a convolution or FC store), BN BP (mask included), BP of the convolution
-  (skipped for the first layer), WU, bias gradient, and the SGD updates of the layer's
-  parameters (after its BP, which still needs the old weights).
+  (skipped for the first layer), WU with the weights' SGD fused into its write-back (each dW
+  tile updates its weight and momentum tiles as it leaves the engine; no dW tensor), bias
+  gradient, and the SGD updates of the bias / BN parameters (all after the layer's BP, which
+  still needs the old weights).
 
 Every tensor one op writes is read in place by the next ops: the host never re-arranges data
 between layers or phases. ``Flatten`` costs nothing: a fully connected layer after a
@@ -207,8 +209,10 @@ class _Act:
 
 
 class _Builder:
-    def __init__(self, cfg: HwConfig, window: tuple[int, int], tiling: Callable[[Descriptor], Descriptor]):
+    def __init__(self, cfg: HwConfig, window: tuple[int, int], tiling: Callable[[Descriptor], Descriptor],
+                 fuse_sgd: bool = True):
         self.cfg = cfg
+        self.fuse_sgd = fuse_sgd
         self.plan = MemoryPlan(*window)
         self.fwd: list[Op] = []
         self.bwd_layers: list[list[Op]] = []
@@ -247,10 +251,13 @@ def _sgd_desc(b: _Builder, weight: str, grad: str, mom: str, words: int, sc: tup
 
 def compile_model(model: Any, input_shape: tuple[int, ...], cfg: HwConfig | str = "ci", *, lr: float = 0.01,
                   momentum: float = 0.0, weight_decay: float = 0.0,
-                  window: tuple[int, int] = DEFAULT_WINDOW, tiling: str = "model") -> CompiledModel:
+                  window: tuple[int, int] = DEFAULT_WINDOW, tiling: str = "model",
+                  fuse_sgd: bool = True) -> CompiledModel:
     """Compile one training iteration of ``model`` for inputs of ``input_shape`` (``(B, C, H, W)``
     or ``(B, N)``). ``tiling``: ``"model"`` (the analytical model's choice per layer phase) or
-    ``"default"`` (the simplest legal tiling; faster to compile)."""
+    ``"default"`` (the simplest legal tiling; faster to compile). ``fuse_sgd``: the weights' SGD
+    runs in the WU's write-back (``Flag.SGD``: no dW tensor, no separate pass); ``False`` gives
+    WU then an SGD descriptor (the same bits)."""
     from torch import nn
 
     from eftrain.descriptors import default_tiling
@@ -278,7 +285,7 @@ def compile_model(model: Any, input_shape: tuple[int, ...], cfg: HwConfig | str 
     chain = module_chain(model)
     if not chain:
         raise ValueError("model: no layers")
-    b = _Builder(c, window, tile)
+    b = _Builder(c, window, tile, fuse_sgd)
     sc = scalar_words(lr, momentum, weight_decay)
     batch = shape[0]
     cur = b.act("input", shape, grad=False)
@@ -382,7 +389,8 @@ def _layer(b: _Builder, name: str, mod: Any, cur: _Act, bn: tuple[str, Any] | No
     wl = weight_layout(c, (m, n_in, k, k))
     wreg = f"{name}.weight"
     b.plan.alloc(wreg, np.zeros(wl.size, np.uint32))
-    b.plan.alloc(f"{name}.weight.grad", np.zeros(wl.size, np.uint32))
+    if not b.fuse_sgd:
+        b.plan.alloc(f"{name}.weight.grad", np.zeros(wl.size, np.uint32))
     b.plan.alloc(f"{name}.weight.mom", np.zeros(wl.size, np.uint32))
     b.params.append(ParamSlot(f"{name}.weight", wreg, 0, wl.size, *_weight_codec(c, wl, m, n_in, k, cur.flat),
                               trainable=True))
@@ -445,12 +453,19 @@ def _layer(b: _Builder, name: str, mod: Any, cur: _Act, bn: tuple[str, Any] | No
         assert cur.grad is not None
         bwd.append(Op(name, "bp", Descriptor(opcode=opc[1], src0=b.addr(dy_region), src1=b.addr(wreg),
                                              dst=b.addr(cur.grad), **dims), macs))
-    bwd.append(Op(name, "wu", Descriptor(opcode=opc[2], src0=b.addr(cur.name), src1=b.addr(dy_region),
-                                         dst=b.addr(f"{name}.weight.grad"), **dims), macs))
+    if b.fuse_sgd:   # SGD in WU's write-back: w and its momentum buffer updated per dW tile
+        bwd.append(Op(name, "wu", Descriptor(opcode=opc[2], flags=int(Flag.SGD), src0=b.addr(cur.name),
+                                             src1=b.addr(dy_region), src2=b.addr(f"{name}.weight.mom"),
+                                             dst=b.addr(wreg), reserved=(0, 0, *sc), **dims), macs))
+    else:
+        bwd.append(Op(name, "wu", Descriptor(opcode=opc[2], src0=b.addr(cur.name), src1=b.addr(dy_region),
+                                             dst=b.addr(f"{name}.weight.grad"), **dims), macs))
     if has_bias:
         bwd.append(Op(name, "wu", Descriptor(opcode=Opcode.BIAS_GRAD, src0=b.addr(dy_region),
                                              dst=b.addr(f"{name}.bias.grad"), **vec)))
-    bwd.append(Op(name, "sgd", _sgd_desc(b, wreg, f"{name}.weight.grad", f"{name}.weight.mom", wl.size, sc)))
+    if not b.fuse_sgd:
+        bwd.append(Op(name, "sgd", _sgd_desc(b, wreg, f"{name}.weight.grad", f"{name}.weight.mom", wl.size,
+                                             sc)))
     if has_bias:
         bwd.append(Op(name, "sgd", _sgd_desc(b, f"{name}.bias", f"{name}.bias.grad", f"{name}.bias.mom", cp_m,
                                              sc)))

@@ -28,8 +28,8 @@ Format (64 bytes = 16 little-endian 32-bit words)::
     10..11         dst      byte address
     12     15:0     tr       convolutions: output rows per row tile (the tiling: eftrain.tiling)
     12     31:16    chunk    convolutions: reduction tiles per weight chunk
-    13..15         scalars  binary32 bit patterns (BN_FP: eps, momentum; SGD: lr, momentum,
-                            weight decay); 0 where an opcode takes none
+    13..15         scalars  binary32 bit patterns (BN_FP: eps, momentum; SGD and CONV_WU / FC_WU
+                            with Flag.SGD: lr, momentum, weight decay); 0 where an op takes none
 
 Opcodes and their tensors (``fmap(B, C, H, W)`` the reshaped feature-map layout, ``vec(C)`` a
 per-channel vector of ``ceil(C/Tn) * Tn`` words with ``+0.0`` padding, ``wt`` the reshaped weight
@@ -39,6 +39,10 @@ layout; "rw" tensors are read and written in place)::
                       Flag.RELU: y = relu(conv) (fused into the store)
     CONV_BP / FC_BP   src0 dy, src1 w, dst dx
     CONV_WU / FC_WU   src0 x, src1 dy, dst dw
+                      Flag.SGD: SGD fused into the write-back: dst w (rw), src2 momentum buffer
+                      v (rw, as w), words 13..15 lr, momentum, weight decay; each dW tile
+                      updates its w and v tiles as it leaves the engine (the bits of WU then
+                      SGD over the tensor); no dW is written
     RELU_BP           src0 dy fmap(B,C,H,W), src1 y (the stored ReLU output), dst dx
     MAXPOOL_FP        src0 x fmap(B,C,H,W), dst y fmap(B,C,OH,OW), src2 idx (uint32, as y)
     MAXPOOL_BP        src0 dy fmap(B,C,OH,OW), src1 idx, dst dx fmap(B,C,H,W)
@@ -128,6 +132,7 @@ class Flag(IntFlag):
     BIAS = 0x01    # CONV_FP / FC_FP: the accumulators start from the bias vector at src2
     RELU = 0x02    # CONV_FP / FC_FP / BN_FP: ReLU on the output; BN_BP: mask by BN_FP's ReLU
     GLOBAL = 0x04  # AVGPOOL_FP / AVGPOOL_BP: the whole H x W map is the window
+    SGD = 0x08     # CONV_WU / FC_WU: SGD fused into the write-back (src2 v, dst w; no dW written)
 
 
 CONV_OPCODES = frozenset({Opcode.CONV_FP, Opcode.CONV_BP, Opcode.CONV_WU,
@@ -139,6 +144,7 @@ _FLAGS: dict[int, int] = {
     **{op: 0 for op in Opcode},
     Opcode.CONV_FP: Flag.BIAS | Flag.RELU, Opcode.FC_FP: Flag.BIAS | Flag.RELU,
     Opcode.BN_FP: Flag.RELU, Opcode.BN_BP: Flag.RELU,
+    Opcode.CONV_WU: Flag.SGD, Opcode.FC_WU: Flag.SGD,
     Opcode.AVGPOOL_FP: Flag.GLOBAL, Opcode.AVGPOOL_BP: Flag.GLOBAL,
 }
 # What rtl/eftrain_top.sv implements: opcode -> the flags it takes (anything else is BAD_OPCODE
@@ -296,7 +302,10 @@ def _tensor_bytes(d: Descriptor, cfg: HwConfig) -> dict[str, tuple[int, int]]:
         return t
     if d.phase == "bp":
         return {"src0": (d.src0, y), "src1": (d.src1, wt), "dst": (d.dst, x)}
-    return {"src0": (d.src0, x), "src1": (d.src1, y), "dst": (d.dst, wt)}
+    t = {"src0": (d.src0, x), "src1": (d.src1, y), "dst": (d.dst, wt)}
+    if d.flags & Flag.SGD:
+        t["src2"] = (d.src2, wt)
+    return t
 
 
 def _vector_tensor_bytes(d: Descriptor, cfg: HwConfig) -> dict[str, tuple[int, int]]:
@@ -377,7 +386,7 @@ def validate(d: Descriptor, cfg: HwConfig | str, window: tuple[int, int],
     op = Opcode(d.opcode)
     if d.flags & ~int(flags_of[op]) or d.reserved[0] or d.reserved[1]:
         return ErrCode.BAD_OPCODE
-    if any(d.reserved[2 + _SCALARS.get(op, 0):]):
+    if any(d.reserved[2 + _scalar_count(d):]):
         return ErrCode.BAD_OPCODE
     if op in VECTOR_OPCODES:
         verdict = _validate_vector(d, op, c)
@@ -409,6 +418,8 @@ def _validate_conv(d: Descriptor, c: HwConfig) -> ErrCode:
         return ErrCode.BAD_STRIDE
     if d.pad > d.k - 1:
         return ErrCode.BAD_PADDING
+    if d.flags & Flag.SGD and not _sgd_scalars_ok(d):
+        return ErrCode.BAD_FIELD
     verdict = _tiling.check(geometry(d, c), c, d.k, d.stride, d.tr, d.chunk)
     if verdict == "field":
         return ErrCode.BAD_FIELD
@@ -421,6 +432,18 @@ def _finite_f32(word: int) -> bool:
     return (word >> 23) & 0xFF != 0xFF
 
 
+def _sgd_scalars_ok(d: Descriptor) -> bool:
+    """lr, momentum, weight decay (words 13..15) finite and >= +0 (sign bit clear)."""
+    return all(_finite_f32(v) and not v >> 31 for v in d.reserved[2:5])
+
+
+def _scalar_count(d: Descriptor) -> int:
+    """How many binary32 scalars (words 13..) the descriptor carries."""
+    if d.opcode in (Opcode.CONV_WU, Opcode.FC_WU) and d.flags & Flag.SGD:
+        return 3
+    return _SCALARS.get(Opcode(d.opcode), 0)
+
+
 def _validate_vector(d: Descriptor, op: Opcode, c: HwConfig) -> ErrCode:
     """Field rules of the vector ops (after opcode/flags/reserved)."""
     if op == Opcode.SGD:
@@ -430,9 +453,8 @@ def _validate_vector(d: Descriptor, op: Opcode, c: HwConfig) -> ErrCode:
             return ErrCode.BAD_FIELD
         if d.count % c.words_per_beat:
             return ErrCode.BAD_FIELD
-        lr, mom, wd = d.reserved[2:5]
-        if not all(_finite_f32(v) and not v >> 31 for v in (lr, mom, wd)):
-            return ErrCode.BAD_FIELD   # finite and >= +0 (sign bit clear)
+        if not _sgd_scalars_ok(d):
+            return ErrCode.BAD_FIELD
         return ErrCode.NONE
     if 0 in (d.batch, d.m, d.n, d.h, d.w):
         return ErrCode.ZERO_DIM

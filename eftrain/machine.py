@@ -212,4 +212,12 @@ class GoldenMachine:
         else:
             x = self._fmap(d.src0, xs)
             dy = self._fmap(d.src1, ys)
-            self.write(d.dst, wl.pack(engine.conv_wu(x, dy, ws, d.stride, d.pad, c)))
+            dw = wl.pack(engine.conv_wu(x, dy, ws, d.stride, d.pad, c))
+            if d.flags & Flag.SGD:   # fused: w and v (src2) updated in place, no dW written
+                lr, mom, wd = d.scalars
+                w2, v2 = vector.sgd(self.read(d.dst, wl.size).view(_F32), dw.view(_F32),
+                                    self.read(d.src2, wl.size).view(_F32), lr, mom, wd)
+                self.write(d.dst, w2)
+                self.write(d.src2, v2)
+            else:
+                self.write(d.dst, dw)

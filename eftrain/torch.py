@@ -117,10 +117,13 @@ class Trainer:
             no Nesterov), binary32 on the device.
         config: hardware preset.
         tiling: ``"model"`` (the analytical model's choice per layer phase) or ``"default"``.
+        fuse_sgd: the weights' SGD in WU's write-back (default; ``Flag.SGD``), or as separate
+            SGD descriptors after WU (the same bits; for comparison).
     """
 
     def __init__(self, model: Any, device: str = "golden", lr: float = 0.01, momentum: float = 0.0,
-                 weight_decay: float = 0.0, config: HwConfig | str = "ci", tiling: str = "model") -> None:
+                 weight_decay: float = 0.0, config: HwConfig | str = "ci", tiling: str = "model",
+                 fuse_sgd: bool = True) -> None:
         import torch
 
         if device not in ("golden", "rtl"):
@@ -135,6 +138,7 @@ class Trainer:
         self.cfg = preset(config)
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
         self.tiling = tiling
+        self.fuse_sgd = fuse_sgd
         self.compiled: CompiledModel | None = None
         self._backend: _GoldenBackend | _RtlBackend | None = None
         self.stats: dict[str, Any] = {}
@@ -155,7 +159,8 @@ class Trainer:
     def _compile(self, shape: tuple[int, ...]) -> CompiledModel:
         window = self._window()
         cm = compile_model(self.model, shape, self.cfg, lr=self.lr, momentum=self.momentum,
-                           weight_decay=self.weight_decay, window=window, tiling=self.tiling)
+                           weight_decay=self.weight_decay, window=window, tiling=self.tiling,
+                           fuse_sgd=self.fuse_sgd)
         base, top = cm.plan.used
         words = (top - base) // 4
         old, old_backend = self.compiled, self._backend

@@ -11,8 +11,9 @@
 // MAXPOOL_FP/BP (8, 9), AVGPOOL_FP/BP (A, B), BN_FP/BP (C, D), BIAS_GRAD (E); SGD (F).
 // "windowed" = MAXPOOL_FP/BP, and AVGPOOL_FP/BP without GLOBAL; "global" = AVGPOOL_FP/BP with GLOBAL.
 // Flags (word 0 [15:8]) an opcode takes: BIAS (0x01) on CONV_FP/FC_FP; RELU (0x02) on CONV_FP,
-// FC_FP, BN_FP, BN_BP; GLOBAL (0x04) on AVGPOOL_FP/BP. Scalars (words 13..15, binary32): BN_FP
-// takes 2 (eps, momentum), SGD 3 (lr, momentum, weight decay), every other opcode none.
+// FC_FP, BN_FP, BN_BP; GLOBAL (0x04) on AVGPOOL_FP/BP; SGD (0x08) on CONV_WU/FC_WU. Scalars
+// (words 13..15, binary32): BN_FP takes 2 (eps, momentum), SGD and CONV_WU/FC_WU with the SGD
+// flag 3 (lr, momentum, weight decay), every other opcode none.
 //
 //   code               conv (1..6)                fmap vector ops (7..E)           SGD (F)
 //   1 BAD_OPCODE       (all opcodes) opcode not 1..15, a flag the opcode does not take, a reserved
@@ -27,9 +28,9 @@
 //  12 BAD_PADDING      P > K - 1                  P != 0                           -
 //  13 BAD_FIELD        tiling rule 1 (eftrain.    M != N, tr or chunk != 0;        B, H, W, K, S, P,
 //                      tiling): tr not 1..rows,   BN: B*H*W not 2..2^24;           tr or chunk != 0;
-//                      chunk not 1..red_tiles     BN_FP: eps not finite, sign      count % (BUS_BITS
-//                                                 set or 0, momentum not finite,   /32) != 0; a scalar
-//                                                 sign set or > 1.0 (0x3F800000);  not finite or
+//                      chunk not 1..red_tiles;    BN_FP: eps not finite, sign      count % (BUS_BITS
+//                      WU + SGD: a scalar not     set or 0, momentum not finite,   /32) != 0; a scalar
+//                      finite or sign set         sign set or > 1.0 (0x3F800000);  not finite or
 //                                                 global: H*W > 2^24               sign set
 //   4 BUFFER_OVERFLOW  tiling rule 2: input tile  windowed: plane * TN > VU_DEPTH  -
 //                      > IN_DEPTH, tr * width     (plane = H*W for MAXPOOL_FP and
@@ -56,7 +57,7 @@
 //   opcode            src0  src1  src2          dst
 //   CONV_FP, FC_FP    x     w     bias (BIAS)   y
 //   CONV_BP, FC_BP    y     w     -             x
-//   CONV_WU, FC_WU    x     y     -             w
+//   CONV_WU, FC_WU    x     y     w (SGD: v)    w (SGD: the weights, dW is not written)
 //   RELU_BP           x     x     -             x
 //   MAXPOOL_FP        x     -     y             y
 //   MAXPOOL_BP        y     y     -             x
@@ -160,6 +161,7 @@ module eftrain_desc_check #(
   localparam int FL_BIAS   = 0;
   localparam int FL_RELU   = 1;
   localparam int FL_GLOBAL = 2;
+  localparam int FL_SGD    = 3;
 
   localparam int BEAT = BUS_BITS / 8;        // bytes per AXI beat
   localparam int LB   = $clog2(BEAT);        // address bits inside a beat
@@ -307,6 +309,7 @@ module eftrain_desc_check #(
   logic [16:0] span_h, span_w;       // H + 2P, W + 2P
   logic        kern_ok, kern_win_ok, stride_ok;
   logic        sc_bn_bad, sc_sgd_bad, sgd_bad;
+  logic        wu_sgd;               // CONV_WU / FC_WU with SGD: three scalars, src2 = v
   logic [3:0]  use_c;
   logic [11:0] sel_c;
   logic        mis_c;                // a used tensor address is not beat-aligned
@@ -336,6 +339,8 @@ module eftrain_desc_check #(
     fl_ok[FL_BIAS]       = op_fp;
     fl_ok[FL_RELU]       = op_fp || op_bn;
     fl_ok[FL_GLOBAL]     = op_ap;
+    fl_ok[FL_SGD]        = op_wu;
+    wu_sgd               = op_wu && d_flags[FL_SGD];
 
     span_h      = 17'(d_h) + 17'({d_p, 1'b0});
     span_w      = 17'(d_w) + 17'({d_p, 1'b0});
@@ -353,12 +358,13 @@ module eftrain_desc_check #(
                  ((d_m & 16'(WPB - 1)) != 16'd0) || sc_sgd_bad;
 
     // Used tensors and their sizes (header table); src0 and dst are always used.
-    use_c = {1'b1, (op_fp && d_flags[FL_BIAS]) || op_mp_fp || op_bn_bp,
+    use_c = {1'b1, (op_fp && d_flags[FL_BIAS]) || op_mp_fp || op_bn_bp || wu_sgd,
              op_conv || op_relu_bp || op_mp_bp || op_bn || op_sgd, 1'b1};
     if (op_sgd) begin
       sel_c = {SZ_CNT, SZ_X, SZ_CNT, SZ_CNT};
     end else if (op_conv) begin
-      sel_c = {op_bp ? SZ_X : (op_wu ? SZ_W : SZ_Y), SZ_BIAS, op_wu ? SZ_Y : SZ_W, op_bp ? SZ_Y : SZ_X};
+      sel_c = {op_bp ? SZ_X : (op_wu ? SZ_W : SZ_Y), op_wu ? SZ_W : SZ_BIAS, op_wu ? SZ_Y : SZ_W,
+               op_bp ? SZ_Y : SZ_X};
     end else begin
       sel_c[2:0]  = (op_mp_bp || op_ap_bp) ? SZ_Y : SZ_X;
       sel_c[5:3]  = op_bn ? SZ_BLK : (op_mp_bp ? SZ_Y : SZ_X);
@@ -373,8 +379,8 @@ module eftrain_desc_check #(
 
   always_ff @(posedge clk) begin
     e_op     <= !(op_conv || op_fmap || op_sgd) || ((d_flags & ~fl_ok) != 8'd0) || d_rsv ||
-                (!op_sgd && (d_sc[95:64] != 32'd0)) ||
-                (!op_sgd && !op_bn_fp && (d_sc[63:0] != 64'd0));
+                (!op_sgd && !wu_sgd && (d_sc[95:64] != 32'd0)) ||
+                (!op_sgd && !wu_sgd && !op_bn_fp && (d_sc[63:0] != 64'd0));
     e_zero   <= op_sgd ? ((d_m == 16'd0) && (d_n == 16'd0))
                        : ((d_b == 16'd0) || (d_m == 16'd0) || (d_n == 16'd0) || (d_h == 16'd0) ||
                           (d_w == 16'd0));
@@ -386,6 +392,7 @@ module eftrain_desc_check #(
     e_stride <= (op_conv || op_win) ? !stride_ok : (op_fmap && (d_s != 4'd1));
     e_pad    <= op_conv ? (d_p >= d_k) : (op_fmap && (d_p != 4'd0));
     e_vfield <= op_sgd ? sgd_bad
+                       : wu_sgd ? sc_sgd_bad
                        : (op_fmap && ((d_m != d_n) || (d_tr != 16'd0) || (d_chunk != 16'd0) ||
                                       (op_bn_fp && sc_bn_bad)));
     ph_bp    <= op_bp;

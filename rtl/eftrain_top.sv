@@ -12,6 +12,16 @@
 //                  vector unit, write side by the storer and the vector unit (the vector unit
 //                  owns both while it runs a descriptor, C_VRUN).
 //
+// Fused SGD (CONV_WU / FC_WU with Flag.SGD: src2 = momentum buffer v, dst = the weights w): the
+// storer's dW tiles do not go to DRAM. Each store command of the layer (one K*K*TM*TN-word tile
+// at w + off) becomes one SGD op of the vector unit's stream unit with ext_g: g is the storer's
+// stream (straight from the engine), v and w are read at v + off and w + off, w' and v' written
+// back; the op's done is the storer's write completion. Meanwhile the loader keeps loading the
+// next chunk: the DMA's read side is shared by the loader and the vector unit (commands
+// alternate when both wait; in-order tags route the beats and completions back), the write side
+// belongs to the vector unit. Same bits as WU followed by an SGD descriptor over the tensor
+// (eftrain.machine), without the dW tensor's write and re-read.
+//
 // Running a program (docs/registers.md has the host's view): CTRL.START with PROG_COUNT = 0
 // completes at once (STATUS.DONE, no error). Otherwise the program must be beat-aligned and lie
 // inside the window, else it stops with MISALIGNED_ADDR / OUT_OF_WINDOW at index 0 before any
@@ -127,6 +137,10 @@ module eftrain_top #(
   localparam logic [7:0] E_INTERNAL         = 8'd255;
   // Opcodes from RELU_BP (0x07) on run on the vector unit (eftrain/descriptors.py).
   localparam logic [7:0] OP_FIRST_VECTOR    = 8'h07;
+  localparam logic [7:0] OP_CONV_WU         = 8'h03;
+  localparam logic [7:0] OP_FC_WU           = 8'h06;
+  localparam logic [7:0] OP_SGD             = 8'h0F;
+  localparam int         FL_SGD             = 3;       // Flag.SGD = 0x08
 
   if (TM != TN) begin : g_bad_square
     $error("eftrain_top: the reshaped feature-map layout needs TM == TN");
@@ -305,18 +319,56 @@ module eftrain_top #(
   logic [LEN_W-1:0]  vu_wr_cmd_len;
   logic [DATA_W-1:0] vu_wrs_data;
 
-  assign rd_cmd_valid  = fetching ? (cs == C_FETCH_CMD) : (vrun ? vu_rd_cmd_valid : ld_rd_cmd_valid);
+  // A layer with fused SGD (frun): the read side is shared by the loader and the vector unit,
+  // the write side is the vector unit's (the storer's writes become SGD ops, below).
+  wire fuse_desc = ((desc_dec.opcode == OP_CONV_WU) || (desc_dec.opcode == OP_FC_WU))
+                   && desc_dec.flags[FL_SGD];
+  wire frun      = (cs == C_RUN) && fuse_desc;
+  wire vown      = vrun || frun;
+
+  // Read arbiter (frun): the granted command's owner is pushed on two in-order tag queues, one
+  // for the stream beats (popped at each command's rds_last beat), one for the completions.
+  logic ar_pref_vu, ar_vu_go, ar_ld_go, ar_room, ar_fire;
+  logic rt_valid, rt_vu, rt_ready, dt_valid, dt_vu, dt_ready;
+  wire  rt_to_vu = rt_valid && rt_vu;
+  wire  dt_to_vu = dt_valid && dt_vu;
+  assign ar_vu_go = vu_rd_cmd_valid && (!ld_rd_cmd_valid || ar_pref_vu);
+  assign ar_ld_go = ld_rd_cmd_valid && !ar_vu_go;
+  assign ar_room  = rt_ready && dt_ready;
+  assign ar_fire  = frun && ar_room && (ar_vu_go || ar_ld_go) && rd_cmd_ready;
+
+  eftrain_fifo #(.WIDTH(1), .DEPTH(16)) u_rt_q (
+    .clk, .rst_n, .clear (abort_pulse),
+    .in_valid (ar_fire), .in_ready (rt_ready), .in_data (ar_vu_go),
+    .out_valid (rt_valid), .out_ready (frun && rds_valid && rds_ready && rds_last), .out_data (rt_vu)
+  );
+  eftrain_fifo #(.WIDTH(1), .DEPTH(16)) u_dt_q (
+    .clk, .rst_n, .clear (abort_pulse),
+    .in_valid (ar_fire), .in_ready (dt_ready), .in_data (ar_vu_go),
+    .out_valid (dt_valid), .out_ready (frun && rd_done_valid && rd_done_ready), .out_data (dt_vu)
+  );
+  always_ff @(posedge clk) begin
+    if (!rst_n || abort_pulse) ar_pref_vu <= 1'b0;
+    else if (ar_fire)          ar_pref_vu <= !ar_vu_go;   // the other one next time
+  end
+
+  assign rd_cmd_valid  = fetching ? (cs == C_FETCH_CMD)
+                       : vrun ? vu_rd_cmd_valid
+                       : frun ? (ar_room && (ar_vu_go || ar_ld_go)) : ld_rd_cmd_valid;
   assign rd_cmd_addr   = fetching ? AW'(prog_base + 64'(idx) * 64'd64)
-                                  : (vrun ? vu_rd_cmd_addr : ld_rd_cmd_addr);
-  assign rd_cmd_len    = fetching ? LEN_W'(16) : (vrun ? vu_rd_cmd_len : ld_rd_cmd_len);
-  assign rds_ready     = fetching ? 1'b1 : (vrun ? vu_rds_ready : ld_rds_ready);
-  assign rd_done_ready = fetching ? 1'b1 : (vrun ? vu_rd_done_ready : ld_rd_done_ready);
-  assign wr_cmd_valid  = vrun ? vu_wr_cmd_valid : st_wr_cmd_valid;
-  assign wr_cmd_addr   = vrun ? vu_wr_cmd_addr : st_wr_cmd_addr;
-  assign wr_cmd_len    = vrun ? vu_wr_cmd_len : st_wr_cmd_len;
-  assign wrs_valid     = vrun ? vu_wrs_valid : st_wrs_valid;
-  assign wrs_data      = vrun ? vu_wrs_data : st_wrs_data;
-  assign wr_done_ready = vrun ? vu_wr_done_ready : st_wr_done_ready;
+                                  : ((vrun || (frun && ar_vu_go)) ? vu_rd_cmd_addr : ld_rd_cmd_addr);
+  assign rd_cmd_len    = fetching ? LEN_W'(16)
+                                  : ((vrun || (frun && ar_vu_go)) ? vu_rd_cmd_len : ld_rd_cmd_len);
+  assign rds_ready     = fetching ? 1'b1
+                                  : ((vrun || (frun && rt_to_vu)) ? vu_rds_ready : ld_rds_ready);
+  assign rd_done_ready = fetching ? 1'b1
+                                  : ((vrun || (frun && dt_to_vu)) ? vu_rd_done_ready : ld_rd_done_ready);
+  assign wr_cmd_valid  = vown ? vu_wr_cmd_valid : st_wr_cmd_valid;
+  assign wr_cmd_addr   = vown ? vu_wr_cmd_addr : st_wr_cmd_addr;
+  assign wr_cmd_len    = vown ? vu_wr_cmd_len : st_wr_cmd_len;
+  assign wrs_valid     = vown ? vu_wrs_valid : st_wrs_valid;
+  assign wrs_data      = vown ? vu_wrs_data : st_wrs_data;
+  assign wr_done_ready = vown ? vu_wr_done_ready : st_wr_done_ready;
 
   // ---------------------------------------------------------------------------------------------
   // Descriptor validation.
@@ -531,16 +583,19 @@ module eftrain_top #(
     .stored_cnt       (stored_cnt),
     .loaded_cnt       (loaded_cnt),
     .rd_cmd_valid     (ld_rd_cmd_valid),
-    .rd_cmd_ready     (rd_cmd_ready && !fetching && !vrun),
+    // (frun: not granted only when the vector unit waits and has the turn; written without the
+    // loader's own valid, which its ready must not depend on.)
+    .rd_cmd_ready     (rd_cmd_ready && !fetching && !vrun
+                       && (!frun || (ar_room && !(vu_rd_cmd_valid && ar_pref_vu)))),
     .rd_cmd_addr      (ld_rd_cmd_addr),
     .rd_cmd_len       (ld_rd_cmd_len),
-    .rds_valid        (rds_valid && !fetching && !vrun),
+    .rds_valid        (rds_valid && !fetching && !vrun && !(frun && rt_to_vu)),
     .rds_ready        (ld_rds_ready),
     .rds_data         (rds_data),
     .rds_keep         (rds_keep),
     .rds_last         (rds_last),
     .rds_err          (rds_err),
-    .rd_done_valid    (rd_done_valid && !fetching && !vrun),
+    .rd_done_valid    (rd_done_valid && !fetching && !vrun && !(frun && dt_to_vu)),
     .rd_done_ready    (ld_rd_done_ready),
     .rd_done_status   (rd_done_status),
     .rd_done_addr     (rd_done_addr),
@@ -591,15 +646,15 @@ module eftrain_top #(
     .computed_cnt     (computed_cnt),
     .stored_cnt       (stored_cnt),
     .wr_cmd_valid     (st_wr_cmd_valid),
-    .wr_cmd_ready     (wr_cmd_ready && !vrun),
+    .wr_cmd_ready     (frun ? f_take : (wr_cmd_ready && !vrun)),
     .wr_cmd_addr      (st_wr_cmd_addr),
     .wr_cmd_len       (st_wr_cmd_len),
     .wrs_valid        (st_wrs_valid),
-    .wrs_ready        (wrs_ready && !vrun),
+    .wrs_ready        (frun ? f_g_ready : (wrs_ready && !vrun)),
     .wrs_data         (st_wrs_data),
-    .wr_done_valid    (wr_done_valid && !vrun),
+    .wr_done_valid    (frun ? f_done_pend : (wr_done_valid && !vrun)),
     .wr_done_ready    (st_wr_done_ready),
-    .wr_done_status   (wr_done_status),
+    .wr_done_status   (frun ? 4'd0 : wr_done_status),
     .wr_done_addr,
     .rd_req_valid     (e_rq_valid),
     .rd_req_ready     (e_rq_ready),
@@ -629,60 +684,100 @@ module eftrain_top #(
   logic        vu_busy;          // the FSM waits for done (or an error); kept for debug visibility
   /* verilator lint_on UNUSEDSIGNAL */
 
+  // Fused SGD adapter (frun): takes one storer write command at a time and runs it as an SGD
+  // op of the stream unit with ext_g (the storer's beats are its g stream); the op's done is the
+  // storer's write completion (status OK; a DMA error stops the program through vu_err).
+  logic             f_busy, f_start, f_done_pend, f_take, f_g_ready, f_g_valid;
+  logic [AW-1:0]    f_addr, f_vaddr;
+  logic [LEN_W-1:0] f_len, f_left;
+  logic             vu_g_ready;
+  assign f_take    = !f_busy && !f_done_pend;
+  assign f_g_valid = f_busy && (f_left != '0) && st_wrs_valid;
+  assign f_g_ready = f_busy && (f_left != '0) && vu_g_ready;
+
+  always_ff @(posedge clk) begin
+    f_start <= 1'b0;
+    if (!rst_n || abort_pulse) begin
+      f_busy      <= 1'b0;
+      f_done_pend <= 1'b0;
+      f_left      <= '0;
+    end else if (frun) begin
+      if (st_wr_cmd_valid && f_take) begin
+        f_busy  <= 1'b1;
+        f_start <= 1'b1;
+        f_addr  <= st_wr_cmd_addr;
+        f_vaddr <= desc_dec.src2 + (st_wr_cmd_addr - desc_dec.dst);
+        f_len   <= st_wr_cmd_len;
+        f_left  <= st_wr_cmd_len >> $clog2(WPB);
+      end
+      if (f_g_valid && vu_g_ready) f_left <= f_left - LEN_W'(1);
+      if (f_busy && vu_done) begin
+        f_busy      <= 1'b0;
+        f_done_pend <= 1'b1;
+      end
+      if (f_done_pend && st_wr_done_ready) f_done_pend <= 1'b0;
+    end
+  end
+
   eftrain_vu #(
     .TN(TN), .WPB(WPB), .ACC_L(ACC_L), .MUL_LAT(MUL_LAT), .ADD_LAT(ADD_LAT), .BUF_DEPTH(VU_DEPTH),
     .ADDR_W(AW), .LEN_W(LEN_W)
   ) u_vu (
     .clk, .rst_n,
     .abort          (abort_pulse),
-    .start          (vu_start),
-    .op             (desc_dec.opcode),
-    .flags          (desc_dec.flags),
+    .start          (vu_start || f_start),
+    .op             (frun ? OP_SGD : desc_dec.opcode),
+    .flags          (frun ? 8'd0 : desc_dec.flags),
     .batch          (desc_dec.batch),
     .ch             (desc_dec.n),
     .h              (desc_dec.h),
     .w              (desc_dec.w),
     .k              (desc_dec.k),
     .stride         (desc_dec.stride),
-    .count          ({desc_dec.n, desc_dec.m}),
+    .count          (frun ? 32'(f_len) : {desc_dec.n, desc_dec.m}),
     .src0           (desc_dec.src0),
-    .src1           (desc_dec.src1),
+    .src1           (frun ? f_vaddr : desc_dec.src1),
     .src2           (desc_dec.src2),
-    .dst            (desc_dec.dst),
+    .dst            (frun ? f_addr : desc_dec.dst),
     .s0             (desc_words[416 +: 32]),
     .s1             (desc_words[448 +: 32]),
     .s2             (desc_words[480 +: 32]),
+    .ext_g          (frun),
     .done           (vu_done),
     .busy           (vu_busy),
     .err_valid      (vu_err),
     .err_status     (vu_err_status),
     .rd_cmd_valid   (vu_rd_cmd_valid),
-    .rd_cmd_ready   (rd_cmd_ready && vrun),
+    .rd_cmd_ready   (rd_cmd_ready && (vrun || (frun && ar_room && ar_vu_go))),
     .rd_cmd_addr    (vu_rd_cmd_addr),
     .rd_cmd_len     (vu_rd_cmd_len),
-    .rds_valid      (rds_valid && vrun),
+    .rds_valid      (rds_valid && (vrun || (frun && rt_to_vu))),
     .rds_ready      (vu_rds_ready),
     .rds_data, .rds_keep, .rds_last, .rds_err,
-    .rd_done_valid  (rd_done_valid && vrun),
+    .rd_done_valid  (rd_done_valid && (vrun || (frun && dt_to_vu))),
     .rd_done_ready  (vu_rd_done_ready),
     .rd_done_status, .rd_done_addr,
     .wr_cmd_valid   (vu_wr_cmd_valid),
-    .wr_cmd_ready   (wr_cmd_ready && vrun),
+    .wr_cmd_ready   (wr_cmd_ready && vown),
     .wr_cmd_addr    (vu_wr_cmd_addr),
     .wr_cmd_len     (vu_wr_cmd_len),
     .wrs_valid      (vu_wrs_valid),
-    .wrs_ready      (wrs_ready && vrun),
+    .wrs_ready      (wrs_ready && vown),
     .wrs_data       (vu_wrs_data),
-    .wr_done_valid  (wr_done_valid && vrun),
+    .wr_done_valid  (wr_done_valid && vown),
     .wr_done_ready  (vu_wr_done_ready),
-    .wr_done_status, .wr_done_addr
+    .wr_done_status, .wr_done_addr,
+    .g_valid        (frun && f_g_valid),
+    .g_ready        (vu_g_ready),
+    .g_data         (st_wrs_data)
   );
 
   // ---------------------------------------------------------------------------------------------
   // Control FSM.
   logic emitted;     // the sequencer finished emitting this layer's ops
   wire  layer_done = emitted && (loaded_cnt == n_ld) && (computed_cnt == n_cu)
-                     && (stored_cnt == n_st) && !e_busy && !ld_busy && !st_busy;
+                     && (stored_cnt == n_st) && !e_busy && !ld_busy && !st_busy
+                     && !f_busy && !f_done_pend;
 
   always_ff @(posedge clk) begin
     done_pulse  <= 1'b0;
@@ -787,9 +882,10 @@ module eftrain_top #(
       end
 
       C_RUN: begin
-        if (ld_err || st_err || cu_err) begin
+        if (ld_err || st_err || cu_err || (fuse_desc && vu_err)) begin
           stop_code <= ld_err ? dma_code({1'b0, ld_err_status})
-                     : st_err ? dma_code({1'b0, st_err_status}) : E_INTERNAL;
+                     : st_err ? dma_code({1'b0, st_err_status})
+                     : (fuse_desc && vu_err) ? dma_code(vu_err_status) : E_INTERNAL;
           cs <= C_ABORT;
         end else if (!seq_start && layer_done) begin
           if (idx + 24'd1 == count) begin

@@ -51,6 +51,7 @@ module eftrain_vu #(
   input  wire logic [31:0]         s0,
   input  wire logic [31:0]         s1,
   input  wire logic [31:0]         s2,
+  input  wire logic                ext_g,      // SGD: g from the g_* stream (eftrain_vu_stream)
   output      logic                done,
   output      logic                busy,
   output      logic                err_valid,
@@ -81,7 +82,11 @@ module eftrain_vu #(
   input  wire logic                wr_done_valid,
   output      logic                wr_done_ready,
   input  wire logic [3:0]          wr_done_status,
-  input  wire logic [ADDR_W-1:0]   wr_done_addr
+  input  wire logic [ADDR_W-1:0]   wr_done_addr,
+  // External gradient stream of an SGD with ext_g (the stream unit's; WU's fused SGD)
+  input  wire logic                g_valid,
+  output      logic                g_ready,
+  input  wire logic [32*WPB-1:0]   g_data
 );
 
   localparam logic [7:0] OP_MAXPOOL_FP = 8'h08;
@@ -135,6 +140,7 @@ module eftrain_vu #(
     .clk, .rst_n, .abort,
     .start          (start && !to_pool),
     .op, .flags, .batch, .ch, .h, .w, .k, .stride, .count, .src0, .src1, .src2, .dst, .s0, .s1, .s2,
+    .ext_g,
     .done           (st_done),
     .busy           (st_busy),
     .err_valid      (st_err),
@@ -158,7 +164,8 @@ module eftrain_vu #(
     .wrs_data       (st_wrs_data),
     .wr_done_valid  (wr_done_valid && !sel_pool),
     .wr_done_ready  (st_wr_done_ready),
-    .wr_done_status, .wr_done_addr
+    .wr_done_status, .wr_done_addr,
+    .g_valid, .g_ready, .g_data
   );
 
   eftrain_vu_pool #(

@@ -30,6 +30,13 @@
 //               descriptor is assumed valid (eftrain.descriptors.validate). An op this module does
 //               not implement (a windowed pool, a convolution) gives a done pulse at once and
 //               touches nothing.
+//   ext_g       (sampled at start; SGD only, ignored otherwise) the gradient g comes from the
+//               g_valid / g_ready / g_data stream (count / WPB beats, WPB words each, in address
+//               order) instead of DRAM: the walker reads only v and w, and src0 is unused. The top
+//               runs WU's fused SGD this way: one SGD op per dW tile, g straight from the
+//               engine. g_ready is high only while the op runs and FIFO 0 has room (after a DMA
+//               error: always, the beats are dropped). An SGD op starts its walker at once (it
+//               needs none of the setup's size products).
 //   done        1-cycle pulse after the last write of the op completed OK (its wr_done arrived).
 //   busy        from start until done (and, after a DMA error, until abort).
 //   err_valid / err_status   the first DMA completion with status != 0 (axi_dma codes), held until
@@ -130,6 +137,8 @@ module eftrain_vu_stream #(
   input  wire logic [31:0]         s0,
   input  wire logic [31:0]         s1,
   input  wire logic [31:0]         s2,
+  // SGD only: g comes from the g_* stream below instead of DRAM (src0 unused; sampled at start).
+  input  wire logic                ext_g,
   output      logic                done,
   output      logic                busy,
   output      logic                err_valid,
@@ -162,7 +171,12 @@ module eftrain_vu_stream #(
   input  wire logic                wr_done_valid,
   output      logic                wr_done_ready,
   input  wire logic [3:0]          wr_done_status,
-  input  wire logic [ADDR_W-1:0]   wr_done_addr
+  input  wire logic [ADDR_W-1:0]   wr_done_addr,
+
+  // External gradient stream (SGD with ext_g): count / WPB beats of WPB words, in address order.
+  input  wire logic                g_valid,
+  output      logic                g_ready,
+  input  wire logic [32*WPB-1:0]   g_data
 );
 
   // ---------------------------------------------------------------------------------------------
@@ -422,6 +436,7 @@ module eftrain_vu_stream #(
   logic [1:0]        st;
   logic [2:0]        kind;
   logic              relu_f;
+  logic              r_ext;                 // SGD: g from the external stream
   logic [15:0]       r_b, r_c, r_h, r_w;
   logic [31:0]       r_count, r_s0, r_s1, r_s2;
   logic [ADDR_W-1:0] r_src0, r_src1, r_src2, r_dst;
@@ -553,7 +568,7 @@ module eftrain_vu_stream #(
             done <= 1'b1;
           end else begin
             st  <= ST_SETUP;
-            sph <= 3'd0;
+            sph <= (start_kind == K_SGD) ? PH_DERIVE : 3'd0;   // SGD needs no size products
             sit <= 5'd0;
           end
         end
@@ -580,6 +595,7 @@ module eftrain_vu_stream #(
     if (st == ST_IDLE && start) begin
       kind    <= start_kind;
       relu_f  <= flags[FLAG_RELU];
+      r_ext   <= ext_g && (start_kind == K_SGD);
       r_b     <= batch;
       r_c     <= ch;
       r_h     <= h;
@@ -682,6 +698,10 @@ module eftrain_vu_stream #(
 
   assign fifo_clr = abort;
 
+  // FIFO 0 takes the external gradient stream in an SGD with ext_g, read beats otherwise.
+  logic [3*DW-1:0]     fi_in;
+  assign fi_in = {rds_data, rds_data, r_ext ? g_data : rds_data};
+
   for (genvar gi = 0; gi < 3; gi++) begin : g_fi
     eftrain_fifo #(.WIDTH(DW), .DEPTH(FIFO_DEPTH)) u_fifo (
       .clk       (clk),
@@ -689,7 +709,7 @@ module eftrain_vu_stream #(
       .clear     (fifo_clr),
       .in_valid  (fi_push[gi]),
       .in_ready  (fi_ready[gi]),
-      .in_data   (rds_data),
+      .in_data   (fi_in[gi * DW +: DW]),
       .out_valid (fi_valid[gi]),
       .out_ready (fi_pop[gi]),
       .out_data  (fi_data[gi * DW +: DW])
@@ -773,7 +793,7 @@ module eftrain_vu_stream #(
   logic [1:0]        nin, nout;
   logic [ADDR_W-1:0] left, vofs;
   logic [CNW-1:0]    clen, w_beats;
-  logic              w_act, w_rd, w_wr, w_credit, w_rd_fire, w_wr_fire, w_adv, item_last;
+  logic              w_act, w_rd, w_wr, w_credit, w_rd_fire, w_wr_fire, w_adv, item_last, w_skip;
   logic [1:0]        w_tag, w_odiff;
   logic              w_otag;
   logic [ADDR_W-1:0] w_raddr, w_waddr;
@@ -790,7 +810,10 @@ module eftrain_vu_stream #(
     w_act = (st == ST_RUN) && !w_fin && !failed;
     item_last = (witem + 3'd1 == {1'b0, nin} + {1'b0, nout});
 
-    w_rd    = (wt == W_RDV) || (wt == W_RDS) || ((wt == W_PASS) && (witem < {1'b0, nin}));
+    // ext_g: the pass's first input (g) arrives on the external stream, nothing to read.
+    w_skip  = r_ext && (wt == W_PASS) && (witem == 3'd0);
+    w_rd    = !w_skip &&
+              ((wt == W_RDV) || (wt == W_RDS) || ((wt == W_PASS) && (witem < {1'b0, nin})));
     w_wr    = (wt == W_WRV) || (wt == W_WRS) || ((wt == W_PASS) && (witem >= {1'b0, nin}));
     w_tag   = (wt == W_PASS) ? witem[1:0] : 2'd0;
     w_odiff = witem[1:0] - nin;
@@ -828,7 +851,7 @@ module eftrain_vu_stream #(
   assign wq_push      = w_act && w_wr && wq_in_ready;
   assign wq_in        = {w_otag, w_waddr, w_beats};
   assign w_wr_fire    = wq_push;
-  assign w_adv        = w_rd_fire || w_wr_fire || (w_act && (wt == W_END));
+  assign w_adv        = w_rd_fire || w_wr_fire || (w_act && ((wt == W_END) || w_skip));
 
   always_ff @(posedge clk) begin
     if (!rst_n || abort) begin
@@ -893,9 +916,13 @@ module eftrain_vu_stream #(
   assign tq_pop        = rds_fire && rds_last && tq_out_valid;
   assign rd_done_ready = 1'b1;
   assign wr_done_ready = 1'b1;
-  for (genvar gi = 0; gi < 3; gi++) begin : g_route
+  for (genvar gi = 1; gi < 3; gi++) begin : g_route
     assign fi_push[gi] = rds_fire && !failed && !rds_err && (tq_out == 2'(gi));
   end
+  // The external stream is taken only while the op runs (dropped once failed, so it never hangs).
+  assign g_ready    = (st == ST_RUN) && r_ext && (failed || fi_ready[0]);
+  assign fi_push[0] = r_ext ? (g_valid && g_ready && !failed)
+                            : (rds_fire && !failed && !rds_err && (tq_out == 2'd0));
 
   // ---------------------------------------------------------------------------------------------
   // Write side: release a queued command when the first beat of its data exists; stream the
@@ -1134,7 +1161,7 @@ module eftrain_vu_stream #(
     end else begin
       for (int i = 0; i < 3; i++) begin
         res_in[i] <= res_in[i] + ((w_rd_fire && w_tag == 2'(i)) ? 32'(w_beats) : 32'd0)
-                     - 32'(fi_pop[i]);
+                     - 32'(fi_pop[i] && !(r_ext && i == 0));
       end
       res_out[0] <= res_out[0] + 32'(sv_push || (p_issue && p_out0)) - 32'(fo_pop[0]);
       res_out[1] <= res_out[1] + 32'(p_issue && p_out1) - 32'(fo_pop[1]);

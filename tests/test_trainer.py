@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from eftrain.compiler import compile_model, module_chain
+from eftrain.descriptors import Flag
 from eftrain.torch import Trainer
 
 U = 2.0**-24
@@ -128,8 +129,27 @@ def test_one_step_matches_torch_and_updates_the_model_in_place():
     assert int(model.state_dict()["1.num_batches_tracked"]) == 1
     st = tr.stats
     assert st["backend"] == "golden" and st["cycles"] == sum(sum(p.values()) for p in st["layers"].values())
-    assert set(st["layers"]["0"]) == {"fp", "wu", "sgd"}        # the first layer has no BP
-    assert set(st["layers"]["4"]) == {"fp", "bp", "wu", "sgd"}
+    assert set(st["layers"]["0"]) == {"fp", "wu"}   # no BP (first layer), the weights' SGD fused into WU
+    assert set(st["layers"]["4"]) == {"fp", "bp", "wu", "sgd"}   # the bias' SGD is its own op
+
+
+def test_fused_sgd_leaves_the_same_bits_as_wu_then_sgd():
+    """Flag.SGD on WU (the default) against WU + a separate SGD descriptor: every parameter and
+    running statistic bit for bit after two steps with momentum and weight decay."""
+    rng = np.random.default_rng(9)
+    xs = [rng.standard_normal((4, 1, 8, 8)).astype(np.float32) for _ in range(2)]
+    ys = [rng.integers(0, 10, 4) for _ in range(2)]
+    states = []
+    for fuse in (True, False):
+        model = small_cnn(5)
+        tr = Trainer(model, "golden", lr=0.1, momentum=0.9, weight_decay=1e-3, tiling="default", fuse_sgd=fuse)
+        for x, y in zip(xs, ys, strict=True):
+            tr.step(x, y)
+        ops = [op.desc for op in tr.compiled.backward]
+        assert any(d.flags & Flag.SGD for d in ops) == fuse
+        states.append({k: v.detach().numpy().copy() for k, v in model.state_dict().items()})
+    for k in states[0]:
+        assert states[0][k].tobytes() == states[1][k].tobytes(), k
 
 
 def test_golden_tracks_torch_over_many_steps():

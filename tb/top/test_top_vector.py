@@ -166,3 +166,73 @@ def test_dma_error_in_a_vector_op_aborts_cleanly() -> None:
                              name="vector-fault")
     assert res.finished and res.status["ERROR"] == 1 and res.err_code == ErrCode.AXI_SLVERR
     assert res.err_index == 1
+
+
+def _fused_program(cfg: str, seed: int, b: int = 2):
+    """WU with Flag.SGD (SGD fused into the write-back): a 3x3 convolution and a fully connected
+    layer, each with many dW tiles (several SGD ops while the loader keeps loading), then one
+    unfused WU + SGD for contrast; weights, momentum buffers and everything else compared."""
+    c = preset(cfg)
+    rng = np.random.default_rng(seed)
+    plan = MemoryPlan(runner.MEM_BASE, runner.MEM_BASE + (8 << 20))
+    a = {}
+
+    def put(name: str, words: np.ndarray) -> int:
+        a[name] = plan.alloc(name, words)
+        return a[name]
+
+    sgd_sc = (0, 0, *scalar_words(0.05, 0.9, 5e-4))
+    conv = dict(batch=b, m=6, n=5, h=6, w=6, k=3, stride=1, pad=1)
+    fc = dict(batch=b, m=10, n=24, h=1, w=1, k=1, stride=1, pad=0)
+    descs = []
+    for name, dims, opc in (("c", conv, Opcode.CONV_WU), ("f", fc, Opcode.FC_WU), ("u", conv, Opcode.CONV_WU)):
+        xs = (b, dims["n"], dims["h"], dims["w"])
+        ys = (b, dims["m"], dims["h"], dims["w"])
+        wl = weight_layout(c, (dims["m"], dims["n"], dims["k"], dims["k"]))
+        put(f"{name}.x", _words(fmap_layout(c, xs).pack(rng.standard_normal(xs).astype(F32))))
+        put(f"{name}.dy", _words(fmap_layout(c, ys).pack(rng.standard_normal(ys).astype(F32))))
+        w0 = rng.standard_normal((dims["m"], dims["n"], dims["k"], dims["k"])).astype(F32) * F32(0.3)
+        put(f"{name}.w", _words(wl.pack(w0)))
+        put(f"{name}.v", _words(rng.standard_normal(wl.size).astype(F32) * F32(0.01)))
+        if name == "u":   # unfused: WU into dW, then the SGD descriptor
+            put("u.dw", np.full(wl.size, POISON, np.uint32))
+            descs.append(Descriptor(opcode=opc, src0=a["u.x"], src1=a["u.dy"], dst=a["u.dw"], **dims))
+            descs.append(Descriptor(opcode=Opcode.SGD, batch=0, m=wl.size & 0xFFFF, n=wl.size >> 16, h=0, w=0,
+                                    k=0, stride=0, src0=a["u.dw"], src1=a["u.v"], dst=a["u.w"], reserved=sgd_sc))
+        else:
+            descs.append(Descriptor(opcode=opc, flags=int(Flag.SGD), src0=a[f"{name}.x"], src1=a[f"{name}.dy"],
+                                    src2=a[f"{name}.v"], dst=a[f"{name}.w"], reserved=sgd_sc, **dims))
+    from eftrain.descriptors import default_tiling, with_tiling
+
+    # the fused conv with the fewest weight chunks the model allows, the FC with one tile per chunk
+    descs = [with_tiling(d, c) if d.opcode != Opcode.SGD else d for d in descs]
+    descs[1] = with_tiling(descs[1], c, (default_tiling(descs[1], c)[0], 1))
+    prog = plan.alloc("program", encode_program(descs))
+    return plan, descs, prog
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_fused_sgd_in_wu_matches_the_golden_machine(seed: int) -> None:
+    plan, descs, prog = _fused_program("ci", seed)
+    want = _golden("ci", plan, prog, len(descs))
+    regions = [(r.addr, r.data) for r in plan.regions.values()]
+    knobs = runner.Knobs(rd_lat=40) if seed == 5 else runner.Knobs(rd_lat=61, wr_lat=37, stall=35, seed=seed)
+    res = runner.run_program("ci", regions, prog, len(descs), (plan.base, plan.limit), knobs=knobs,
+                             name=f"fused-{seed}")
+    assert res.finished and res.status["DONE"] == 1 and res.status["ERROR"] == 0, (res.err_code, res.err_index)
+    _compare(res, want, plan)
+    # the fused WUs read the weights and momentum buffers and wrote them back: they changed
+    for name in ("c.w", "c.v", "f.w", "f.v"):
+        r = plan.regions[name]
+        assert not np.array_equal(res.words(r.addr, r.data.size), r.data), name
+
+
+def test_dma_error_in_a_fused_sgd_aborts_cleanly() -> None:
+    plan, descs, prog = _fused_program("ci", 7)
+    regions = [(r.addr, r.data) for r in plan.regions.values()]
+    v = plan.regions["f.v"]
+    knobs = runner.Knobs(fault=(v.addr + 256, v.addr + 320, 3))   # DECERR inside the FC's momentum buffer
+    res = runner.run_program("ci", regions, prog, len(descs), (plan.base, plan.limit), knobs=knobs,
+                             name="fused-fault")
+    assert res.finished and res.status["ERROR"] == 1 and res.err_code == ErrCode.AXI_DECERR
+    assert res.err_index == 1
