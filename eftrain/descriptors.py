@@ -42,7 +42,8 @@ layout; "rw" tensors are read and written in place)::
                       Flag.SGD: SGD fused into the write-back: dst w (rw), src2 momentum buffer
                       v (rw, as w), words 13..15 lr, momentum, weight decay; each dW tile
                       updates its w and v tiles as it leaves the engine (the bits of WU then
-                      SGD over the tensor); no dW is written
+                      SGD over the tensor); no dW is written; the weight tensor must be
+                      < 2^32 words (BAD_FIELD)
     RELU_BP           src0 dy fmap(B,C,H,W), src1 y (the stored ReLU output), dst dx
     MAXPOOL_FP        src0 x fmap(B,C,H,W), dst y fmap(B,C,OH,OW), src2 idx (uint32, as y)
     MAXPOOL_BP        src0 dy fmap(B,C,OH,OW), src1 idx, dst dx fmap(B,C,H,W)
@@ -418,8 +419,9 @@ def _validate_conv(d: Descriptor, c: HwConfig) -> ErrCode:
         return ErrCode.BAD_STRIDE
     if d.pad > d.k - 1:
         return ErrCode.BAD_PADDING
-    if d.flags & Flag.SGD and not _sgd_scalars_ok(d):
-        return ErrCode.BAD_FIELD
+    if d.flags & Flag.SGD and (not _sgd_scalars_ok(d)
+                               or weight_layout(c, (d.m, d.n, d.k, d.k)).size >= 1 << 32):
+        return ErrCode.BAD_FIELD   # the fused SGD is one op of a 32-bit word count
     verdict = _tiling.check(geometry(d, c), c, d.k, d.stride, d.tr, d.chunk)
     if verdict == "field":
         return ErrCode.BAD_FIELD

@@ -1943,8 +1943,7 @@ def vector_cycles(d: Any, cfg: HwConfig | str) -> int:
     beats = lambda words: _cdiv(words, wpb)  # noqa: E731
     op = Opcode(d.opcode)
     if op == Opcode.SGD:
-        n = beats(d.count)
-        return 3 * n + 250 + n // 50
+        return sgd_cycles(d.count, c)
     blocks = _cdiv(d.n, tn)
     planes = d.batch * blocks
     x = beats(fmap_layout(c, (d.batch, d.n, d.h, d.w)).size)
@@ -1981,5 +1980,31 @@ def descriptor_cycles(d: Any, cfg: HwConfig | str) -> int:
     if d.opcode not in CONV_OPCODES:
         return vector_cycles(d, cfg)
     layer = ConvLayer("", m=d.m, n=d.n, h=d.h, w=d.w, k=d.k, s=d.stride, p=d.pad)
-    return model_layer(layer, d.phase, cfg, d.batch, tiling=Tiling(d.tr, d.chunk),
-                       bias=bool(d.flags & Flag.BIAS)).cycles
+    cycles = model_layer(layer, d.phase, cfg, d.batch, tiling=Tiling(d.tr, d.chunk),
+                         bias=bool(d.flags & Flag.BIAS)).cycles
+    if d.flags & Flag.SGD:
+        cycles += fused_sgd_extra_cycles(d, cfg)
+    return cycles
+
+
+def fused_sgd_extra_cycles(d: Any, cfg: HwConfig | str) -> int:
+    """What SGD fused into WU's write-back (``Flag.SGD``) adds to the WU: the whole update is one
+    SGD op of the vector unit, fed by the storer's dW tiles (``K*K*Tm*Tn`` words each) as they
+    leave the engine, reading v and w beside the loader. A tile enters the unit's 128-beat input
+    FIFO at the storer's rate; beats beyond that wait for the unit's read-limited rate (one
+    gradient beat per two read beats), and the layer ends one pipeline-and-write latency after the
+    last store. Fitted on the ci preset's RTL (the four WU layers of the ``make train`` model, 4
+    to 64 tiles of 4 to 36 beats: measured WU with the fused SGD = the unfused WU model + 42 ..
+    362 cycles): ``150 + tiles * max(0, beats - 128)``; the per-tile term (tiles over 128 beats,
+    as at zcu102's 3x3 layers) is the FIFO argument, not yet measured on the 16 x 16 RTL."""
+    c = preset(cfg)
+    tiles = _cdiv(d.m, c.tm) * _cdiv(d.n, c.tn)
+    beats = _cdiv(d.k * d.k * c.tm * c.tn, c.words_per_beat)
+    return 150 + tiles * max(0, beats - 128)
+
+
+def sgd_cycles(words: int, cfg: HwConfig | str) -> int:
+    """Modelled cycles of one SGD descriptor over ``words`` words (:func:`vector_cycles`)."""
+    c = preset(cfg)
+    n = _cdiv(words, c.words_per_beat)
+    return 3 * n + 174 + n // 50

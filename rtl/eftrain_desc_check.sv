@@ -30,7 +30,8 @@
 //                      tiling): tr not 1..rows,   BN: B*H*W not 2..2^24;           tr or chunk != 0;
 //                      chunk not 1..red_tiles;    BN_FP: eps not finite, sign      count % (BUS_BITS
 //                      WU + SGD: a scalar not     set or 0, momentum not finite,   /32) != 0; a scalar
-//                      finite or sign set         sign set or > 1.0 (0x3F800000);  not finite or
+//                      finite or sign set, or     sign set or > 1.0 (0x3F800000);  not finite or
+//                      weight words >= 2^32
 //                                                 global: H*W > 2^24               sign set
 //   4 BUFFER_OVERFLOW  tiling rule 2: input tile  windowed: plane * TN > VU_DEPTH  -
 //                      > IN_DEPTH, tr * width     (plane = H*W for MAXPOOL_FP and
@@ -135,7 +136,10 @@ module eftrain_desc_check #(
   input  wire logic [63:0]  win_limit,
   output      logic         busy,
   output      logic         done,        // one-cycle pulse LATENCY cycles after start
-  output      logic [7:0]   code         // error code, valid with done, held until the next done
+  output      logic [7:0]   code,        // error code, valid with done, held until the next done
+  // Words of the weight tensor, ceil(M/TM)*TM * ceil(N/TN)*TN * K*K (valid from done until the
+  // next start; the top's fused SGD runs one SGD op of this many words).
+  output      logic [41:0]  wt_words
 );
 
   localparam int LATENCY = 8;   // start cycle to done cycle (tb/desc_check checks it)
@@ -288,6 +292,7 @@ module eftrain_desc_check #(
   logic             e_op, e_zero, e_dim, e_kernel, e_stride, e_pad, e_align;
   logic             e_vfield;        // BAD_FIELD rules of the vector ops on S1 fields
   logic             ph_bp, ph_wu, fold;
+  logic             c_wusgd;         // CONV_WU / FC_WU with Flag.SGD
   logic             c_conv;          // a convolution opcode (1..6)
   logic             c_glob;          // a global pool (AVGPOOL_FP/BP with GLOBAL)
   logic             c_win;           // a windowed pool
@@ -397,6 +402,7 @@ module eftrain_desc_check #(
                                       (op_bn_fp && sc_bn_bad)));
     ph_bp    <= op_bp;
     ph_wu    <= op_wu;
+    c_wusgd  <= wu_sgd;
     c_conv   <= op_conv;
     c_glob   <= op_glob;
     c_win    <= op_win;
@@ -587,10 +593,12 @@ module eftrain_desc_check #(
   // ---------------------------------------------------------------------------------------------
   // Verdict: the first failing rule, in validate()'s order.
   // ---------------------------------------------------------------------------------------------
-  logic e_window;
+  logic e_window, e_sgdbig;
+  assign wt_words = w_all;
 
   always_comb begin
     e_window = 1'b0;
+    e_sgdbig = c_wusgd && (w_all[41:32] != 10'd0);   // fused SGD: the 32-bit op count
     for (int t = 0; t < 4; t++) begin
       if (used[t] && (outside[t] || (size[SZW*t +: SZW] > SZW'(gap[64*t +: 64])))) e_window = 1'b1;
     end
@@ -600,7 +608,7 @@ module eftrain_desc_check #(
     else if (e_kernel)                             verdict = eftrain_csr_pkg::ERR_BAD_KERNEL;
     else if (e_stride)                             verdict = eftrain_csr_pkg::ERR_BAD_STRIDE;
     else if (e_pad)                                verdict = eftrain_csr_pkg::ERR_BAD_PADDING;
-    else if (e_field || e_vfield || e_gbig || e_bn) verdict = eftrain_csr_pkg::ERR_BAD_FIELD;
+    else if (e_field || e_vfield || e_gbig || e_bn || e_sgdbig) verdict = eftrain_csr_pkg::ERR_BAD_FIELD;
     else if (e_buf || e_vbuf)                      verdict = eftrain_csr_pkg::ERR_BUFFER_OVERFLOW;
     else if (e_align)                              verdict = eftrain_csr_pkg::ERR_MISALIGNED_ADDR;
     else if (e_window)                             verdict = eftrain_csr_pkg::ERR_OUT_OF_WINDOW;

@@ -13,14 +13,14 @@
 //                  owns both while it runs a descriptor, C_VRUN).
 //
 // Fused SGD (CONV_WU / FC_WU with Flag.SGD: src2 = momentum buffer v, dst = the weights w): the
-// storer's dW tiles do not go to DRAM. Each store command of the layer (one K*K*TM*TN-word tile
-// at w + off) becomes one SGD op of the vector unit's stream unit with ext_g: g is the storer's
-// stream (straight from the engine), v and w are read at v + off and w + off, w' and v' written
-// back; the op's done is the storer's write completion. Meanwhile the loader keeps loading the
-// next chunk: the DMA's read side is shared by the loader and the vector unit (commands
-// alternate when both wait; in-order tags route the beats and completions back), the write side
-// belongs to the vector unit. Same bits as WU followed by an SGD descriptor over the tensor
-// (eftrain.machine), without the dW tensor's write and re-read.
+// storer's dW tiles do not go to DRAM. The sequencer stores them in ascending address order, each
+// once, covering the weight tensor, so the whole update is one SGD op of the vector unit's stream
+// unit with ext_g, started with the first store: g is the storer's stream (straight from the
+// engine), v and w are read ahead in address order, w' and v' written back. Meanwhile the loader
+// keeps loading the next chunk: the DMA's read side is shared by the loader and the vector unit
+// (commands alternate when both wait; in-order tags route the beats and completions back), the
+// write side belongs to the vector unit. Same bits as WU followed by an SGD descriptor over the
+// tensor (eftrain.machine), without the dW tensor's write and re-read.
 //
 // Running a program (docs/registers.md has the host's view): CTRL.START with PROG_COUNT = 0
 // completes at once (STATUS.DONE, no error). Otherwise the program must be beat-aligned and lie
@@ -374,6 +374,9 @@ module eftrain_top #(
   // Descriptor validation.
   logic       chk_start, chk_done;
   logic [7:0] chk_code;
+  /* verilator lint_off UNUSEDSIGNAL */   // bits 41:32 are 0 for a valid fused WU (validation rule)
+  logic [41:0] chk_w_words;
+  /* verilator lint_on UNUSEDSIGNAL */
 
   eftrain_desc_check #(
     .TM(TM), .TN(TN), .ACC_L(ACC_L), .IN_DEPTH(IN_DEPTH), .OUT_DEPTH(OUT_DEPTH),
@@ -386,7 +389,8 @@ module eftrain_top #(
     .win_limit (win_limit_eff),
     .busy      (chk_busy),
     .done      (chk_done),
-    .code      (chk_code)
+    .code      (chk_code),
+    .wt_words  (chk_w_words)
   );
 
   // ---------------------------------------------------------------------------------------------
@@ -684,40 +688,47 @@ module eftrain_top #(
   logic        vu_busy;          // the FSM waits for done (or an error); kept for debug visibility
   /* verilator lint_on UNUSEDSIGNAL */
 
-  // Fused SGD adapter (frun): takes one storer write command at a time and runs it as an SGD
-  // op of the stream unit with ext_g (the storer's beats are its g stream); the op's done is the
-  // storer's write completion (status OK; a DMA error stops the program through vu_err).
-  logic             f_busy, f_start, f_done_pend, f_take, f_g_ready, f_g_valid;
-  logic [AW-1:0]    f_addr, f_vaddr;
-  logic [LEN_W-1:0] f_len, f_left;
+  // Fused SGD adapter (frun). The sequencer stores a WU's dW tiles in ascending address order,
+  // each exactly once, covering the weight tensor (eftrain_layer_seq: mt outer, then the
+  // reduction tiles): so the whole tensor is ONE SGD op of the stream unit with ext_g (count =
+  // the validator's wt_words, v = src2, w = dst), started with the first store command, whose g
+  // stream is the storer's beats, command after command. A store command completes (for the
+  // storer, status OK) once all its beats have entered the vector unit: the engine buffer it came
+  // from is free again. The layer ends when the op is done (its last write completed); a DMA
+  // error stops the program through vu_err.
+  logic             f_started, f_busy, f_start, f_done_pend, f_take, f_g_ready, f_g_valid;
+  logic [LEN_W-1:0] f_left;
+  logic [31:0]      f_count;
   logic             vu_g_ready;
-  assign f_take    = !f_busy && !f_done_pend;
-  assign f_g_valid = f_busy && (f_left != '0) && st_wrs_valid;
-  assign f_g_ready = f_busy && (f_left != '0) && vu_g_ready;
+  assign f_take    = !f_done_pend && (f_left == '0);
+  assign f_g_valid = (f_left != '0) && st_wrs_valid;
+  assign f_g_ready = (f_left != '0) && vu_g_ready;
 
   always_ff @(posedge clk) begin
     f_start <= 1'b0;
-    if (!rst_n || abort_pulse) begin
+    if (!rst_n || abort_pulse || seq_start) begin
+      f_started   <= 1'b0;
       f_busy      <= 1'b0;
       f_done_pend <= 1'b0;
       f_left      <= '0;
     end else if (frun) begin
       if (st_wr_cmd_valid && f_take) begin
-        f_busy  <= 1'b1;
-        f_start <= 1'b1;
-        f_addr  <= st_wr_cmd_addr;
-        f_vaddr <= desc_dec.src2 + (st_wr_cmd_addr - desc_dec.dst);
-        f_len   <= st_wr_cmd_len;
-        f_left  <= st_wr_cmd_len >> $clog2(WPB);
+        f_left <= st_wr_cmd_len >> $clog2(WPB);
+        if (!f_started) begin
+          f_started <= 1'b1;
+          f_busy    <= 1'b1;
+          f_start   <= 1'b1;
+        end
       end
-      if (f_g_valid && vu_g_ready) f_left <= f_left - LEN_W'(1);
-      if (f_busy && vu_done) begin
-        f_busy      <= 1'b0;
-        f_done_pend <= 1'b1;
+      if (f_g_valid && vu_g_ready) begin
+        f_left <= f_left - LEN_W'(1);
+        if (f_left == LEN_W'(1)) f_done_pend <= 1'b1;
       end
+      if (f_busy && vu_done) f_busy <= 1'b0;
       if (f_done_pend && st_wr_done_ready) f_done_pend <= 1'b0;
     end
   end
+  assign f_count = 32'(chk_w_words);
 
   eftrain_vu #(
     .TN(TN), .WPB(WPB), .ACC_L(ACC_L), .MUL_LAT(MUL_LAT), .ADD_LAT(ADD_LAT), .BUF_DEPTH(VU_DEPTH),
@@ -734,11 +745,11 @@ module eftrain_top #(
     .w              (desc_dec.w),
     .k              (desc_dec.k),
     .stride         (desc_dec.stride),
-    .count          (frun ? 32'(f_len) : {desc_dec.n, desc_dec.m}),
+    .count          (frun ? f_count : {desc_dec.n, desc_dec.m}),
     .src0           (desc_dec.src0),
-    .src1           (frun ? f_vaddr : desc_dec.src1),
+    .src1           (frun ? desc_dec.src2 : desc_dec.src1),
     .src2           (desc_dec.src2),
-    .dst            (frun ? f_addr : desc_dec.dst),
+    .dst            (desc_dec.dst),
     .s0             (desc_words[416 +: 32]),
     .s1             (desc_words[448 +: 32]),
     .s2             (desc_words[480 +: 32]),
