@@ -142,7 +142,8 @@ def test_fused_sgd_leaves_the_same_bits_as_wu_then_sgd():
     states = []
     for fuse in (True, False):
         model = small_cnn(5)
-        tr = Trainer(model, "golden", lr=0.1, momentum=0.9, weight_decay=1e-3, tiling="default", fuse_sgd=fuse)
+        tr = Trainer(model, "golden", lr=0.1, momentum=0.9, weight_decay=1e-3, tiling="default",
+                     fuse_sgd=fuse)
         for x, y in zip(xs, ys, strict=True):
             tr.step(x, y)
         ops = [op.desc for op in tr.compiled.backward]

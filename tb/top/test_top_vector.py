@@ -185,7 +185,8 @@ def _fused_program(cfg: str, seed: int, b: int = 2):
     conv = dict(batch=b, m=6, n=5, h=6, w=6, k=3, stride=1, pad=1)
     fc = dict(batch=b, m=10, n=24, h=1, w=1, k=1, stride=1, pad=0)
     descs = []
-    for name, dims, opc in (("c", conv, Opcode.CONV_WU), ("f", fc, Opcode.FC_WU), ("u", conv, Opcode.CONV_WU)):
+    layers = (("c", conv, Opcode.CONV_WU), ("f", fc, Opcode.FC_WU), ("u", conv, Opcode.CONV_WU))
+    for name, dims, opc in layers:
         xs = (b, dims["n"], dims["h"], dims["w"])
         ys = (b, dims["m"], dims["h"], dims["w"])
         wl = weight_layout(c, (dims["m"], dims["n"], dims["k"], dims["k"]))
@@ -197,11 +198,13 @@ def _fused_program(cfg: str, seed: int, b: int = 2):
         if name == "u":   # unfused: WU into dW, then the SGD descriptor
             put("u.dw", np.full(wl.size, POISON, np.uint32))
             descs.append(Descriptor(opcode=opc, src0=a["u.x"], src1=a["u.dy"], dst=a["u.dw"], **dims))
-            descs.append(Descriptor(opcode=Opcode.SGD, batch=0, m=wl.size & 0xFFFF, n=wl.size >> 16, h=0, w=0,
-                                    k=0, stride=0, src0=a["u.dw"], src1=a["u.v"], dst=a["u.w"], reserved=sgd_sc))
+            descs.append(Descriptor(opcode=Opcode.SGD, batch=0, m=wl.size & 0xFFFF, n=wl.size >> 16, h=0,
+                                    w=0, k=0, stride=0, src0=a["u.dw"], src1=a["u.v"], dst=a["u.w"],
+                                    reserved=sgd_sc))
         else:
-            descs.append(Descriptor(opcode=opc, flags=int(Flag.SGD), src0=a[f"{name}.x"], src1=a[f"{name}.dy"],
-                                    src2=a[f"{name}.v"], dst=a[f"{name}.w"], reserved=sgd_sc, **dims))
+            descs.append(Descriptor(opcode=opc, flags=int(Flag.SGD), src0=a[f"{name}.x"],
+                                    src1=a[f"{name}.dy"], src2=a[f"{name}.v"], dst=a[f"{name}.w"],
+                                    reserved=sgd_sc, **dims))
     from eftrain.descriptors import default_tiling, with_tiling
 
     # the fused conv with the fewest weight chunks the model allows, the FC with one tile per chunk
@@ -219,7 +222,8 @@ def test_fused_sgd_in_wu_matches_the_golden_machine(seed: int) -> None:
     knobs = runner.Knobs(rd_lat=40) if seed == 5 else runner.Knobs(rd_lat=61, wr_lat=37, stall=35, seed=seed)
     res = runner.run_program("ci", regions, prog, len(descs), (plan.base, plan.limit), knobs=knobs,
                              name=f"fused-{seed}")
-    assert res.finished and res.status["DONE"] == 1 and res.status["ERROR"] == 0, (res.err_code, res.err_index)
+    assert res.finished and res.status["DONE"] == 1, (res.err_code, res.err_index)
+    assert res.status["ERROR"] == 0, (res.err_code, res.err_index)
     _compare(res, want, plan)
     # the fused WUs read the weights and momentum buffers and wrote them back: they changed
     for name in ("c.w", "c.v", "f.w", "f.v"):
