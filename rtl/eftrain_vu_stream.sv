@@ -11,8 +11,10 @@
 //   WPB         32-bit words per DMA beat (axi_dma DATA_W / 32), a power of two, TN % WPB == 0
 //   ACC_L       interleaved partial sums of the reduction R (HwConfig.acc_interleave), a power of
 //               two >= 2 and >= ADD_LAT + 1 (a partial sum is revisited every ACC_L pixels)
-//   MUL_LAT     fp32_mul latency (HwConfig.mul_latency)
-//   ADD_LAT     fp32_add latency (HwConfig.add_latency)
+//   MUL_LAT     fp32_mul latency (HwConfig.mul_latency); the pipeline runs its multipliers at
+//               M = MUL_LAT rounded up to even (one delay register more when odd)
+//   ADD_LAT     fp32_add latency (HwConfig.add_latency); the pipeline runs its adders at
+//               A = ADD_LAT rounded up to odd (ci, zcu102: A = 3, M = 2, no extra register)
 //   ADDR_W      DMA byte-address bits (axi_dma ADDR_W; eftrain_top_pkg::ADDR_W = 40)
 //   LEN_W       DMA command length bits (axi_dma LEN_W)
 //   CHUNK       beats per DMA command of a streaming pass (default 32). Not a configuration value.
@@ -65,37 +67,54 @@
 //              the elementwise pipeline over the pass's beats; TREE; SOP: a per-lane scalar
 //              operation through the shared add / mul / div / sqrt; STOREV: a vector register to
 //              the output FIFO). Each step except PASS issue waits until the pipeline is empty.
-//   Elementwise pipeline: WPB word lanes, each a fixed chain of fp32 units (5 adders, 6
-//   multipliers; fixed latency 5*ADD_LAT + 4*MUL_LAT) that every pass mode taps where it needs:
-//     U1  x - mean            U2a d*d | d*invstd | wd*w     U2b mom*v       U3 xhat*gamma
-//     U4  + beta | g + wd*w   mask (ReLU, relu_bp, z > 0)   U6a nf*g       U6b g*xhat | xhat*dgamma
-//     U7  nf*g - dbeta | mom*v + d                          U8 - xhat*dgamma
-//     U9  scale*inner | lr*v'  U10 w - lr*v'
-//   One beat (WPB words of one pixel, lanes l0..l0+WPB-1) enters per cycle when its inputs are
-//   in the FIFOs and the output FIFOs have room: RELU_BP, BN passes and SGD stream at the DMA read
-//   rate (one read beat per cycle shared by the input tensors), the reductions at one beat per cycle.
-//   Reduction R: 2 x TN x ACC_L partial sums (two banks: BN_BP needs dbeta and dgamma at once),
-//   WPB adders per bank; the word of lane j at pixel t (counted over the whole stream of the
+//   Elementwise pipeline: WPB word lanes, each five fp32 units (adders X, Y, multipliers P, Q,
+//   R) that run the operations every pass mode taps where it needs, at fixed times (latency
+//   T_END = 5*A + 4*M):
+//     U1  x - mean            U2a d*d | d*invstd | wd*w     U3 xhat*gamma
+//     U4  + beta | g + wd*w   mask (ReLU, relu_bp, z > 0)   U6a nf*g
+//     U6b g*xhat | xhat*dgamma | mom*v                      U7  nf*g - dbeta | mom*v + d
+//     U8  - xhat*dgamma       U9 scale*inner | lr*v'        U10 w - lr*v'
+//   on X: U1, U8, U10, partial-sum bank 1; Y: U4, U7, bank 0; P: U2a, U6a; Q: U3, U6b; R: U9.
+//   A unit runs two operations of one mode only in BNB1, BNB2 (BN_BP) and SGD, at times of
+//   opposite parity, and those modes issue beats on even cycles only: they read two or three
+//   input beats per pipeline beat, so one beat per two cycles is the DMA's rate for them anyway.
+//   One beat (WPB words of one pixel, lanes l0..l0+WPB-1) enters per cycle (BN_BP and SGD: per
+//   even cycle) when its inputs are in the FIFOs and the output FIFOs have room: RELU_BP, BN
+//   passes and SGD stream at the DMA read rate (one read beat per cycle shared by the input
+//   tensors), the reductions at one beat per cycle.
+//   Reduction R: 2 x TN x ACC_L partial sums (two banks: BN_BP needs dbeta and dgamma at once) in
+//   distributed RAM (rows of WPB words, a valid bit per row for CLEAR), summed by the lanes' Y
+//   (bank 0) and X (bank 1); the word of lane j at pixel t (counted over the whole stream of the
 //   reduction: t = b*H*W + pixel for BN / BIAS_GRAD, the image's pixel for global pooling) adds
 //   into p[j][t mod ACC_L]; start -0.0. TREE then adds adjacent partials in place with the same
 //   adders, level by level (golden tree_sum for a power-of-two width).
-//   Scalar unit: TN lanes one per cycle through one fp32_add / fp32_mul / fp32_div / fp32_sqrt
-//   (a step waits for its TN results). n = B*H*W, n - 1 and H*W are converted to binary32 with
-//   round to nearest even (exact up to 2^24) at op start; the few address products come from a
-//   shift-add unit there too (about 60 cycles per op).
+//   Vector registers: 8 x TN words in one distributed RAM (rows of WPB words), five read ports.
+//   Scalar unit: TN lanes one per cycle through lane 0's X and P (add, multiply; the pipeline is
+//   empty during a scalar step), fp32_div and fp32_sqrt (a step waits for its TN results).
+//   n = B*H*W, n - 1 and H*W are converted to binary32 with round to nearest even (exact up to
+//   2^24) at op start; the few address products come from a shift-add unit there too (about 60
+//   cycles per op).
 //
 // Throughput (steady state, no DRAM stalls): RELU_BP one output beat per 2 read beats, SGD 2
 // output beats per 3 read beats, BN_FP 3 reads of x per channel block, BN_BP 2 x (dy + x), at one
 // read beat per cycle; per channel block / plane a fixed overhead of pipeline drains, the tree
 // (TN*(ACC_L-1)/WPB issue cycles + log2(ACC_L) adder latencies) and about TN + latency cycles per
-// scalar step (BN_FP: 15 steps). Measured (tb/vu_stream, DRAM latency 40): the read stream is 99%
-// busy while RELU_BP streams, 96% for SGD; about 100 cycles of start-up and finish per op.
+// scalar step (BN_FP: 15 steps). BN_BP and SGD passes issue at most one beat per two cycles, the
+// rate of their reads: data the DMA read ahead (during a block's tree and scalar steps, at a
+// pass's start) is not caught up faster, which BN_BP pays per channel block, SGD once per op.
+// Measured (tb/vu_stream, DRAM latency 40): the read stream is 99% busy while RELU_BP streams,
+// 95% for SGD; about 100 cycles of start-up and finish per op. Against the previous version of
+// this unit (one pipeline beat per cycle in every mode): RELU_BP, BN_FP, BIAS_GRAD and the
+// global pools take the same cycles; BN_BP 80..90 more per channel block at zcu102 (b2 c32 8x4:
+// 2297 -> 2474), about 58 at ci; SGD 29 more per op (n = 2048: 1726 -> 1755).
 //
 // Resources (Yosys 0.23 synth_xilinx -family xcup, zcu102 parameters TN 16, WPB 4; ci/rtl_check.py
-// synth --top eftrain_vu_stream): 41.3k LUT, 21.5k FF, 212 DSP48E2, 10 BRAM36 (the stream FIFOs),
-// 64 LUTRAM LUTs. About half is the 54 fp32 units (52 in the WPB-wide pipeline and partial sums);
-// the rest mostly the vector registers (10 x TN words) and partial sums (2 x TN x ACC_L words) in
-// flip-flops with their read multiplexers, and the delay lines (SRL16E).
+// synth --top eftrain_vu_stream): 19.1k LUT, 7.8k FF, 84 DSP48E2, 10 BRAM36 (the stream FIFOs),
+// 864 LUTRAM LUTs (vector registers, partial sums; shallow queues), 914 SRL16E (delay lines).
+// About 45% of the LUTs are the 22 fp32 units (20 in the pipeline, div, sqrt); the rest mostly
+// the walker, the op setup and the units' operand multiplexers. (The previous version, a chain of
+// 11 units per lane, separate partial-sum adders and scalar add / mul, registers and partial sums
+// in flip-flops: 40.7k LUT, 21.5k FF, 212 DSP48E2.)
 // Coding note (Yosys 0.23): signals wired to instance ports are packed vectors, not unpacked-array
 // elements; otherwise Yosys re-derives this module during `hierarchy` and renames the top.
 
@@ -192,18 +211,23 @@ module eftrain_vu_stream #(
   localparam int BBL   = WPBL + 2;                          // log2 bytes per beat
   localparam int CNW   = 16;                                // beats of one DMA command
   localparam int XW    = 48;                                // op-setup arithmetic
-  localparam int NVR   = 10;                                // vector registers
+  localparam int RGW   = 3;                                 // vector register index bits
+  localparam int NVR   = 1 << RGW;                          // vector registers
   localparam int FQ    = 8;                                 // write-command queues
   localparam int TQ    = 16;                                // read-tag queue
 
   // Pipeline times (cycles after a beat is issued) where each unit takes its operands.
-  localparam int A      = ADD_LAT;
-  localparam int M      = MUL_LAT;
-  localparam int T_U2   = A;               // U2a, U2b
-  localparam int T_U3   = A + M;           // U3; U2a/U2b results
+  // The pipeline's adders run at an odd latency A, its multipliers at an even latency M (one
+  // register more than ADD_LAT / MUL_LAT where needed): the unit-sharing schedule below relies
+  // on the parity of the operation times. (zcu102, ci: A = ADD_LAT = 3, M = MUL_LAT = 2.)
+  localparam int A      = ADD_LAT + ((ADD_LAT % 2 == 0) ? 1 : 0);
+  localparam int M      = MUL_LAT + ((MUL_LAT % 2 == 1) ? 1 : 0);
+  localparam int T_U2   = A;               // U2a; U1 result
+  localparam int T_U3   = A + M;           // U3; U2a result
   localparam int T_U4   = A + 2 * M;       // U4; U3 result
   localparam int T_U5   = 2 * A + 2 * M;   // mask, U6a/U6b; U4 result
   localparam int T_U7   = 2 * A + 3 * M;   // U7; U6 results
+  localparam int T_A1   = T_U7 + 1;        // BNB1: g*xhat into partial-sum bank 1
   localparam int T_U8   = 3 * A + 3 * M;   // U8; U7 result
   localparam int T_U9   = 4 * A + 3 * M;   // U9; U8 result
   localparam int T_U10  = 4 * A + 4 * M;   // U10; U9 result
@@ -250,9 +274,7 @@ module eftrain_vu_stream #(
 
   // Vector registers (TN lanes each) and the source index space of the scalar unit.
   localparam logic [4:0] R_GAMMA = 5'd0, R_BETA = 5'd1, R_MEAN = 5'd2, R_INVSTD = 5'd3,
-                         R_RM = 5'd4, R_RV = 5'd5, R_T0 = 5'd6, R_T1 = 5'd7, R_T2 = 5'd8,
-                         R_T3 = 5'd9;
-  localparam int VR_GAMMA = 0, VR_BETA = 1, VR_MEAN = 2, VR_INVSTD = 3, VR_T1 = 7;   // (as int)
+                         R_RM = 5'd4, R_RV = 5'd5, R_T0 = 5'd6, R_T1 = 5'd7;
   localparam logic [4:0] S_ACC0 = 5'd16, S_ACC1 = 5'd17,   // partial sum 0 of a bank (tree result)
                          S_ONE = 5'd24, S_NF = 5'd25, S_NM1 = 5'd26, S_PF = 5'd27,
                          S_EPS = 5'd28, S_MOM = 5'd29, S_OMM = 5'd30;   // broadcast scalars
@@ -298,29 +320,30 @@ module eftrain_vu_stream #(
       6'd14: crom = {C_SOP,    1'b0, R_T0,     R_T0,   5'd0,   SOP_SQRT};
       6'd15: crom = {C_SOP,    1'b0, R_INVSTD, S_ONE,  R_T0,   SOP_DIV};
       6'd16: crom = {C_SOP,    1'b0, R_T1,     S_ACC0, S_NM1,  SOP_DIV};    // unbiased var
-      6'd17: crom = {C_SOP,    1'b0, R_T2,     S_MOM,  R_MEAN, SOP_MUL};
-      6'd18: crom = {C_SOP,    1'b0, R_T3,     S_OMM,  R_RM,   SOP_MUL};
-      6'd19: crom = {C_SOP,    1'b0, R_RM,     R_T2,   R_T3,   SOP_ADD};    // running_mean'
-      6'd20: crom = {C_SOP,    1'b0, R_T2,     S_MOM,  R_T1,   SOP_MUL};
-      6'd21: crom = {C_SOP,    1'b0, R_T3,     S_OMM,  R_RV,   SOP_MUL};
-      6'd22: crom = {C_SOP,    1'b0, R_RV,     R_T2,   R_T3,   SOP_ADD};    // running_var'
+      6'd17: crom = {C_SOP,    1'b0, R_T1,     S_MOM,  R_T1,   SOP_MUL};
+      6'd18: crom = {C_SOP,    1'b0, R_T0,     S_OMM,  R_RV,   SOP_MUL};
+      6'd19: crom = {C_SOP,    1'b0, R_RV,     R_T1,   R_T0,   SOP_ADD};    // running_var'
+      6'd20: crom = {C_SOP,    1'b0, R_T1,     S_MOM,  R_MEAN, SOP_MUL};
+      6'd21: crom = {C_SOP,    1'b0, R_T0,     S_OMM,  R_RM,   SOP_MUL};
+      6'd22: crom = {C_SOP,    1'b0, R_RM,     R_T1,   R_T0,   SOP_ADD};    // running_mean'
       6'd23: crom = {C_STOREV, 1'b0, R_RM,     10'd0,          3'd0};
       6'd24: crom = {C_STOREV, 1'b0, R_RV,     10'd0,          3'd0};
       6'd25: crom = {C_STOREV, 1'b0, R_MEAN,   10'd0,          3'd0};
       6'd26: crom = {C_STOREV, 1'b0, R_INVSTD, 10'd0,          3'd0};
       6'd27: crom = {C_PASS,   1'b0, M_NORM,   10'd0,          3'd0};
       6'd28: crom = {C_END,    6'd1,           10'd0,          3'd0};
-      // BN_BP: per channel block: the parameters, pass 1 (dbeta, dgamma), scale, the gradients
-      // dgamma, dbeta, pass 2 (dx).
+      // BN_BP: per channel block: the parameters, scale (it needs no pass result: computed
+      // first, while pass 1's data arrive), pass 1 (dbeta, dgamma), the gradients dgamma, dbeta,
+      // pass 2 (dx).
       6'd29: crom = {C_LOADV,  1'b0, R_GAMMA,  10'd0,          3'd0};
       6'd30: crom = {C_LOADV,  1'b0, R_BETA,   10'd0,          3'd0};
       6'd31: crom = {C_LOADV,  1'b0, R_MEAN,   10'd0,          3'd0};
       6'd32: crom = {C_LOADV,  1'b0, R_INVSTD, 10'd0,          3'd0};
-      6'd33: crom = {C_CLEAR,  6'd0,           10'd0,          3'd0};
-      6'd34: crom = {C_PASS,   1'b0, M_BNB1,   10'd0,          3'd0};
-      6'd35: crom = {C_TREE,   6'd0,           10'd0,          3'd0};
-      6'd36: crom = {C_SOP,    1'b0, R_T0,     R_GAMMA, R_INVSTD, SOP_MUL};
-      6'd37: crom = {C_SOP,    1'b0, R_T1,     R_T0,   S_NF,   SOP_DIV};    // scale
+      6'd33: crom = {C_SOP,    1'b0, R_T0,     R_GAMMA, R_INVSTD, SOP_MUL};
+      6'd34: crom = {C_SOP,    1'b0, R_T1,     R_T0,   S_NF,   SOP_DIV};    // scale
+      6'd35: crom = {C_CLEAR,  6'd0,           10'd0,          3'd0};
+      6'd36: crom = {C_PASS,   1'b0, M_BNB1,   10'd0,          3'd0};
+      6'd37: crom = {C_TREE,   6'd0,           10'd0,          3'd0};
       6'd38: crom = {C_STOREV, 1'b0, S_ACC1,   10'd0,          3'd0};       // dgamma
       6'd39: crom = {C_STOREV, 1'b0, S_ACC0,   10'd0,          3'd0};       // dbeta
       6'd40: crom = {C_PASS,   1'b0, M_BNB2,   10'd0,          3'd0};
@@ -1016,6 +1039,10 @@ module eftrain_vu_stream #(
   logic [DW-1:0]     sv_data;
 
   logic [T_END:1]    vsr;                    // pipeline valid, by time
+  logic [LGW-1:0]    lgq [1:T_END];          // ... lane group, by time
+  logic [KW-1:0]     kq  [1:T_END];          // ... partial-sum index, by time
+  logic              ph;                     // cycle parity (BNB1, BNB2, SGD issue when 0)
+  logic              p_half;                 // the pass issues on even cycles only
   logic [NLEV-1:0]   lev_last;
   logic              acc_quiet;
 
@@ -1041,7 +1068,8 @@ module eftrain_vu_stream #(
     sv_push = c_act && c_go && (ct == C_STOREV) && (res_out[0] < 32'(FIFO_DEPTH));
     s_issue = c_act && c_go && (ct == C_SOP) && (si < s_n);
     t_issue = c_act && c_go && (ct == C_TREE) && !t_wait;
-    p_issue = c_act && c_go && (ct == C_PASS)
+    p_half  = (pmode == M_BNB1) || (pmode == M_BNB2) || (pmode == M_SGD);
+    p_issue = c_act && c_go && (ct == C_PASS) && (!p_half || !ph)
               && (!p_need0 || fi_valid[0]) && (!p_need1 || fi_valid[1]) && (!p_need2 || fi_valid[2])
               && (!p_out0 || res_out[0] < 32'(FIFO_DEPTH))
               && (!p_out1 || res_out[1] < 32'(FIFO_DEPTH));
@@ -1173,33 +1201,82 @@ module eftrain_vu_stream #(
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Register files: vector registers (TN lanes each; lane j of register r at r*TN + j) and the
-  // two partial-sum banks (lane j, partial s at j*ACC_L + s).
+  // Vector registers: one distributed RAM of NVR x (lane groups) rows of WPB words (lane j of
+  // register r: word j % WPB of row {r, j / WPB}), written synchronously per word (LOADV: a row
+  // of F0 at lane group ldc; SOP: the lane so), read asynchronously through five ports at a row
+  // each. While a PASS has beats in flight, port i reads the pipeline's parameter of the lane
+  // group at its unit's time: 0 MEAN (issue), 1 INVSTD (T_U2), 2 GAMMA (T_U3), 3 BETA (T_U4),
+  // 4 T1 (T_U9; time 1 for the broadcast). While a SOP / STOREV step runs (the pipeline is empty
+  // then), port 0 reads the SOP operand a, port 1 operand b or the STOREV row, at lane group
+  // c_lg (of si / ldc).
   // ---------------------------------------------------------------------------------------------
-  logic [NVR*TN*32-1:0]   vr_q;
-  logic [TN*ACC_L*32-1:0] acc0_q, acc1_q;
+  localparam int WSW = (WPB > 1) ? WPBL : 1;   // word-in-row index bits
+  localparam int RAW = RGW + LGW;              // register RAM row address {register, lane group}
+  localparam int NRP = 5;                      // register RAM read ports
 
-  // Sources of the scalar unit (index cf2 / cf3, lane si) and of STOREV (index cf1, lane group
-  // ldc): the lane (group) is picked first in each register with a small indexed select, then the
-  // register by index, so the read ports are balanced mux trees over a few hundred bits (no wide
-  // shifter over the whole register file, no long priority chain).
-  logic [31:0]        s_a, s_b;
-  logic [31:0]        sl [NVR + 2];            // lane si of every register; [NVR], [NVR+1]: ACC0/1
-  logic [DW-1:0]      sg [NVR + 2];            // lane group ldc of every register, ACC0, ACC1
-  logic [TN*32-1:0]   row;
-  logic [TN*32-1:0]   arow [2];                // partial sum 0 of every lane, per bank
+  logic [LGW-1:0]     s_lg, so_lg;             // lane group of the scalar lanes si, so
+  logic [WSW-1:0]     s_wd, so_wd;             // their word in the row
+  logic               c_rd;                    // a SOP / STOREV step reads (the pipeline is empty)
+  logic [LGW-1:0]     c_lg;                    // ... at this lane group
+  logic [4:0]         c_ib;                    // ... register / bank of port 1
+  logic [RAW-1:0]     vr_wa;
+  logic [DW-1:0]      vr_wd;
+  logic [WPB-1:0]     vr_we;                   // per word of the row
+  logic [NRP*RAW-1:0] vr_ra;                   // port i's row at [i*RAW +: RAW]
+  logic [NRP*DW-1:0]  vr_rd;                   // ... and its data at [i*DW +: DW]
+  logic [2*DW-1:0]    acc_p0;                  // bank b's read port A at [b*DW +: DW] (partial 0
+                                               // while c_rd or a BNB2 pass)
 
   always_comb begin
-    for (int j = 0; j < TN; j++) begin
-      arow[0][32 * j +: 32] = acc0_q[32 * (j * ACC_L) +: 32];
-      arow[1][32 * j +: 32] = acc1_q[32 * (j * ACC_L) +: 32];
+    s_lg  = LGW'(si >> WPBL);
+    s_wd  = WSW'(si & SLW'(WPB - 1));
+    so_lg = LGW'(so >> WPBL);
+    so_wd = WSW'(so & SLW'(WPB - 1));
+    c_rd  = c_go && (ct == C_SOP || ct == C_STOREV);
+    c_lg  = (ct == C_SOP) ? s_lg : ldc;
+    c_ib  = (ct == C_STOREV) ? cf1[4:0] : cf3;
+    // Write: LOADV (destination cf1) or a SOP result (cf1 a register, not S_OMM).
+    vr_wa = {cf1[RGW-1:0], ld_pop ? ldc : so_lg};
+    vr_wd = ld_pop ? fi_data[0 +: DW] : {WPB{s_y}};
+    for (int q = 0; q < WPB; q++) begin
+      vr_we[q] = ld_pop || (s_res && cf1[4:0] < 5'(NVR) && so_wd == WSW'(q));
     end
-    for (int r = 0; r < NVR + 2; r++) begin
-      if (r < NVR) row = vr_q[32 * TN * r +: 32 * TN];
-      else         row = arow[r - NVR];
-      sl[r] = row[32 * si +: 32];
-      sg[r] = row[DW * ldc +: DW];
+    vr_ra = {{R_T1[RGW-1:0], (pmode == M_BCAST) ? lgq[1] : lgq[T_U9]},
+             {R_BETA[RGW-1:0], lgq[T_U4]},
+             {R_GAMMA[RGW-1:0], lgq[T_U3]},
+             {R_INVSTD[RGW-1:0], lgq[T_U2]},
+             {R_MEAN[RGW-1:0], lg0}};
+    if (c_rd) begin
+      vr_ra[0 +: RAW]   = {cf2[RGW-1:0], c_lg};
+      vr_ra[RAW +: RAW] = {c_ib[RGW-1:0], c_lg};
     end
+  end
+
+  logic [DW-1:0] vr_mem [NVR << LGW];
+  always_ff @(posedge clk) begin
+    for (int q = 0; q < WPB; q++) begin
+      if (vr_we[q]) vr_mem[vr_wa][32 * q +: 32] <= vr_wd[32 * q +: 32];
+    end
+  end
+  for (genvar gp = 0; gp < NRP; gp++) begin : g_vrp
+    assign vr_rd[gp * DW +: DW] = vr_mem[vr_ra[gp * RAW +: RAW]];
+  end
+
+  always_ff @(posedge clk) begin
+    if (s_res && cf1[4:0] == S_OMM) omm_q <= s_y;
+  end
+
+  // Sources of the scalar unit (a: cf2, b: cf3, lane si) and of STOREV (cf1, lane group ldc):
+  // a register (ports 0 / 1) or partial sum 0 of a bank (S_ACC0 / S_ACC1), or a broadcast scalar.
+  logic [31:0] s_a, s_b;
+  logic [DW-1:0] row_a, row_b;
+
+  always_comb begin
+    row_a   = (cf2 == S_ACC0) ? acc_p0[0 +: DW] : (cf2 == S_ACC1) ? acc_p0[DW +: DW]
+                                                                  : vr_rd[0 +: DW];
+    row_b   = (c_ib == S_ACC0) ? acc_p0[0 +: DW] : (c_ib == S_ACC1) ? acc_p0[DW +: DW]
+                                                                    : vr_rd[DW +: DW];
+    sv_data = row_b;
     case (cf2)
       S_ONE:   s_a = F_ONE;
       S_NF:    s_a = nf_q;
@@ -1208,9 +1285,7 @@ module eftrain_vu_stream #(
       S_EPS:   s_a = r_s0;
       S_MOM:   s_a = r_s1;
       S_OMM:   s_a = omm_q;
-      S_ACC0:  s_a = sl[NVR];
-      S_ACC1:  s_a = sl[NVR + 1];
-      default: s_a = sl[cf2[3:0]];
+      default: s_a = row_a[32 * s_wd +: 32];
     endcase
     case (cf3)
       S_ONE:   s_b = F_ONE;
@@ -1220,59 +1295,26 @@ module eftrain_vu_stream #(
       S_EPS:   s_b = r_s0;
       S_MOM:   s_b = r_s1;
       S_OMM:   s_b = omm_q;
-      S_ACC0:  s_b = sl[NVR];
-      S_ACC1:  s_b = sl[NVR + 1];
-      default: s_b = sl[cf3[3:0]];
-    endcase
-    case (cf1[4:0])
-      S_ACC0:  sv_data = sg[NVR];
-      S_ACC1:  sv_data = sg[NVR + 1];
-      default: sv_data = sg[cf1[3:0]];
+      default: s_b = row_b[32 * s_wd +: 32];
     endcase
   end
 
-  // Vector-register writes: LOADV (a beat of F0) and SOP results. Each register has only the
-  // write sources the micro-programs use (LD_REGS: LOADV destinations, SOP_REGS: SOP ones).
-  localparam logic [NVR-1:0] LD_REGS  = 10'b00_0111_1111;   // T0, RV, RM, INVSTD, MEAN, BETA, GAMMA
-  localparam logic [NVR-1:0] SOP_REGS = 10'b11_1111_1100;   // T3..T0, RV, RM, INVSTD, MEAN
-  always_ff @(posedge clk) begin
-    for (int r = 0; r < NVR; r++) begin
-      for (int j = 0; j < TN; j++) begin
-        if (LD_REGS[r] && ld_pop && cf1[4:0] == 5'(r) && 32'(ldc) == j / WPB) begin
-          vr_q[32 * (r * TN + j) +: 32] <= fi_data[32 * (j % WPB) +: 32];
-        end
-        if (SOP_REGS[r] && s_res && cf1[4:0] == 5'(r) && 32'(so) == j) begin
-          vr_q[32 * (r * TN + j) +: 32] <= s_y;
-        end
-      end
-    end
-    if (s_res && cf1[4:0] == S_OMM) omm_q <= s_y;
-  end
-
   // ---------------------------------------------------------------------------------------------
-  // Scalar unit: one lane per cycle through the unit of the operation.
+  // Scalar unit: one lane per cycle through the unit of the operation. Add / subtract and
+  // multiply use lane 0's X and P of the elementwise pipeline (a SOP step runs with the pipeline
+  // empty); divide and square root have their own units.
   // ---------------------------------------------------------------------------------------------
+  logic        c_sop, s_add_go, s_mul_go;
   logic        sa_v, sm_v, sd_v, sq_v;
-  logic [31:0] sa_y, sm_y, sd_y, sq_y;
+  logic [31:0] sa_y, sm_y, sd_y, sq_y, s_bx;
 
-  fp32_add #(.LATENCY(ADD_LAT)) u_s_add (
-    .clk       (clk),
-    .rst_n     (urst_n),
-    .in_valid  (s_issue && (csop == SOP_ADD || csop == SOP_SUB)),
-    .a         (s_a),
-    .b         ((csop == SOP_SUB) ? (s_b ^ F_SIGN) : s_b),
-    .out_valid (sa_v),
-    .y         (sa_y)
-  );
-  fp32_mul #(.LATENCY(MUL_LAT)) u_s_mul (
-    .clk       (clk),
-    .rst_n     (urst_n),
-    .in_valid  (s_issue && csop == SOP_MUL),
-    .a         (s_a),
-    .b         (s_b),
-    .out_valid (sm_v),
-    .y         (sm_y)
-  );
+  always_comb begin
+    c_sop    = c_go && (ct == C_SOP);
+    s_add_go = s_issue && (csop == SOP_ADD || csop == SOP_SUB);
+    s_mul_go = s_issue && (csop == SOP_MUL);
+    s_bx     = (csop == SOP_SUB) ? (s_b ^ F_SIGN) : s_b;
+  end
+
   fp32_div u_s_div (
     .clk       (clk),
     .rst_n     (urst_n),
@@ -1304,16 +1346,27 @@ module eftrain_vu_stream #(
   // ---------------------------------------------------------------------------------------------
   // Elementwise pipeline. Time t of a beat = cycles since it was issued; vsr[t], lgq[t], kq[t]
   // are its valid bit, lane group and partial-sum index at time t (time 0: p_issue, lg0, k0).
+  // The operations U1..U10 and the partial-sum additions run on five fp32 units per word lane,
+  // two adders X, Y and three multipliers P, Q, R (latencies A, M: odd and even), each operation
+  // at its fixed time on the unit the table assigns:
+  //   X  U1 (t=0) | bank 1 (BNB1: t=T_A1; TREE) | U8 (BNB2, T_U8) | U10 (SGD, T_U10) | SOP add
+  //   Y  bank 0 (SUM: T_U2, SQDEV: T_U3, BNB1: T_U5; TREE) | U4 (T_U4) | U7 (BNB2, SGD: T_U7)
+  //   P  U2a (T_U2) | U6a (BNB2, T_U5) | SOP multiply       Q  U3 (T_U3) | U6b (T_U5)
+  //   R  U9 (T_U9)
+  // A unit runs two operations of one mode only in BNB1, BNB2 and SGD, at times of different
+  // parity (T_U2, T_U3, T_U4, T_A1, T_U8 odd; 0, T_U5, T_U7 even), and those modes issue beats
+  // on even cycles only (ph = 0): at most one operation per unit and cycle. Their passes read
+  // two or three input beats per pipeline beat, so the DMA (one read beat per cycle) is the
+  // limit there either way.
   // ---------------------------------------------------------------------------------------------
-  logic [LGW-1:0] lgq [1:T_END];
-  logic [KW-1:0]  kq  [1:T_END];
-
   always_ff @(posedge clk) begin
     if (!rst_n || abort) begin
       vsr <= '0;
+      ph  <= 1'b0;
     end else begin
       vsr[1] <= p_issue;
       for (int t = 2; t <= T_END; t++) vsr[t] <= vsr[t-1];
+      ph <= !ph;
     end
     lgq[1] <= lg0;
     kq[1]  <= k0;
@@ -1324,80 +1377,81 @@ module eftrain_vu_stream #(
   end
 
   // Delay lines (whole beats): input words and the unit results that skip stages.
-  localparam int D_XAB = T_U5;          // dy / x / g at the mask
+  localparam int D_XAB = T_U5;          // dy / x / g at the mask; y / v at the mask and U6b
   localparam int D_XC  = T_U10;         // w at U10
-  localparam int D_U2A = A + M;         // xhat from T_U3 to T_U5
-  localparam int D_U2B = A + 2 * M;     // mom*v from T_U3 to T_U7
-  localparam int D_U4  = M;             // d from T_U5 to T_U7
-  localparam int D_U6B = A;             // xhat*dgamma from T_U7 to T_U8
-  localparam int D_U7  = A;             // v' from T_U8 to T_U9
+  localparam int D_P   = A + M;         // P: xhat from T_U3 to T_U5; SGD wd*w from T_U3 to T_U4
+  localparam int D_Q   = A;             // Q: xhat*dgamma from T_U7 to T_U8; BNB1 g*xhat to T_A1
+  localparam int D_Y   = (A > M) ? A : M;   // Y: SGD d from T_U5 to T_U7, v' from T_U8 to T_U9
 
-  logic [DW-1:0] xa_q  [1:D_XAB];
-  logic [DW-1:0] xb_q  [1:D_XAB];
-  logic [DW-1:0] xc_q  [1:D_XC];
-  logic [DW-1:0] u2a_q [1:D_U2A];
-  logic [DW-1:0] u2b_q [1:D_U2B];
-  logic [DW-1:0] u4_q  [1:D_U4];
-  logic [DW-1:0] u6b_q [1:D_U6B];
-  logic [DW-1:0] u7_q  [1:D_U7];
+  logic [DW-1:0] xa_q [1:D_XAB];
+  logic [DW-1:0] xb_q [1:D_XAB];
+  logic [DW-1:0] xc_q [1:D_XC];
+  logic [DW-1:0] p_q  [1:D_P];
+  logic [DW-1:0] q_q  [1:D_Q];
+  logic [DW-1:0] y_q  [1:D_Y];
 
-  logic [DW-1:0] u1_y, u2a_y, u2b_y, u3_y, u4_y, g5, u6a_y, u6b_y, u7_y, u8_y, u9_y, u10_y, bc;
+  logic [DW-1:0] x_y, y_y, p_y, q_y, r_y, g5, bc;
 
   always_ff @(posedge clk) begin
-    xa_q[1]  <= fi_data[0 +: DW];
-    xb_q[1]  <= fi_data[DW +: DW];
-    xc_q[1]  <= fi_data[2 * DW +: DW];
-    u2a_q[1] <= u2a_y;
-    u2b_q[1] <= u2b_y;
-    u4_q[1]  <= u4_y;
-    u6b_q[1] <= u6b_y;
-    u7_q[1]  <= u7_y;
+    xa_q[1] <= fi_data[0 +: DW];
+    xb_q[1] <= fi_data[DW +: DW];
+    xc_q[1] <= fi_data[2 * DW +: DW];
+    p_q[1]  <= p_y;
+    q_q[1]  <= q_y;
+    y_q[1]  <= y_y;
     for (int t = 2; t <= D_XAB; t++) begin
       xa_q[t] <= xa_q[t-1];
       xb_q[t] <= xb_q[t-1];
     end
-    for (int t = 2; t <= D_XC; t++)  xc_q[t]  <= xc_q[t-1];
-    for (int t = 2; t <= D_U2A; t++) u2a_q[t] <= u2a_q[t-1];
-    for (int t = 2; t <= D_U2B; t++) u2b_q[t] <= u2b_q[t-1];
-    for (int t = 2; t <= D_U4; t++)  u4_q[t]  <= u4_q[t-1];
-    for (int t = 2; t <= D_U6B; t++) u6b_q[t] <= u6b_q[t-1];
-    for (int t = 2; t <= D_U7; t++)  u7_q[t]  <= u7_q[t-1];
+    for (int t = 2; t <= D_XC; t++) xc_q[t] <= xc_q[t-1];
+    for (int t = 2; t <= D_P; t++)  p_q[t]  <= p_q[t-1];
+    for (int t = 2; t <= D_Q; t++)  q_q[t]  <= q_q[t-1];
+    for (int t = 2; t <= D_Y; t++)  y_q[t]  <= y_q[t-1];
   end
 
-  wire m_bnb  = (pmode == M_BNB1) || (pmode == M_BNB2);
+  wire m_bnb1 = (pmode == M_BNB1);
+  wire m_bnb2 = (pmode == M_BNB2);
+  wire m_bnb  = m_bnb1 || m_bnb2;
   wire m_sgd  = (pmode == M_SGD);
+  wire m_bn   = m_bnb || (pmode == M_NORM) || (pmode == M_SQDEV);   // modes with U1
 
-  logic [WPB-1:0] unused_ov;   // the valid outputs of the pipeline's units (the pipeline keeps its own)
+  // Which operation each unit runs this cycle (all lanes alike; the default operation otherwise).
+  logic [1:0]      ac_v;
+  logic            x_u1, x_u8, x_u10, y_u4, y_u7, p_u6a, q_u6b;
+  always_comb begin
+    x_u1  = p_issue && m_bn;
+    x_u8  = vsr[T_U8] && m_bnb2;
+    x_u10 = vsr[T_U10] && m_sgd;
+    y_u4  = vsr[T_U4] && (m_bnb || m_sgd || pmode == M_NORM);
+    y_u7  = vsr[T_U7] && (m_bnb2 || m_sgd);
+    p_u6a = vsr[T_U5] && m_bnb2;
+    q_u6b = vsr[T_U5] && (m_bnb || m_sgd);
+  end
+
+  logic [2*DW-1:0] acc_opa, acc_opb;        // the partial-sum operands, bank b at [b*DW +: DW]
+  logic [WPB-1:0]  x_ov, p_ov;              // lane 0: the scalar unit's add / multiply results
+  logic [WPB-1:0]  unused_ov;               // the other valid outputs (the pipeline keeps its own)
 
   for (genvar gl = 0; gl < WPB; gl++) begin : g_lane
     localparam int LO = 32 * gl;
-    logic [31:0] mean0, inv2, gam3, bet4, dgam5, dbet7, scl9, bc1;
-    logic [31:0] u1a, u2aa, u2ab, u2bb, u4a, u4b, u6ba, u6bb, u7a, u7b, u8b, u9a, u9b, u10a;
+    logic [31:0] mean0, inv2, gam3, bet4, dgam5, dbet7, scl9;
+    logic [31:0] xa, xb, ya, yb, pa, pb, qa, qb, ra, rb;
     logic [31:0] z5, dy5, y5, g5l;
-    logic [10:0] ov;
+    logic        xv, pv;
+    logic [2:0]  ov;
 
     always_comb begin
-      // Parameters of this word's lane (lane group g: lane g*WPB + gl) at each unit's time.
-      mean0 = '0; inv2 = '0; gam3 = '0; bet4 = '0; dgam5 = '0; dbet7 = '0; scl9 = '0; bc1 = '0;
-      for (int g = 0; g < BPP; g++) begin
-        if (lg0 == LGW'(g))       mean0 = vr_q[32 * (VR_MEAN * TN + g * WPB + gl) +: 32];
-        if (lgq[T_U2] == LGW'(g)) inv2  = vr_q[32 * (VR_INVSTD * TN + g * WPB + gl) +: 32];
-        if (lgq[T_U3] == LGW'(g)) gam3  = vr_q[32 * (VR_GAMMA * TN + g * WPB + gl) +: 32];
-        if (lgq[T_U4] == LGW'(g)) bet4  = vr_q[32 * (VR_BETA * TN + g * WPB + gl) +: 32];
-        if (lgq[T_U5] == LGW'(g)) dgam5 = acc1_q[32 * ((g * WPB + gl) * ACC_L) +: 32];
-        if (lgq[T_U7] == LGW'(g)) dbet7 = acc0_q[32 * ((g * WPB + gl) * ACC_L) +: 32];
-        if (lgq[T_U9] == LGW'(g)) scl9  = vr_q[32 * (VR_T1 * TN + g * WPB + gl) +: 32];
-        if (lgq[1] == LGW'(g))    bc1   = vr_q[32 * (VR_T1 * TN + g * WPB + gl) +: 32];
-      end
+      // Parameters of this word's lane at each unit's time (the register RAMs are read there).
+      mean0 = vr_rd[0 * DW + LO +: 32];
+      inv2  = vr_rd[1 * DW + LO +: 32];
+      gam3  = vr_rd[2 * DW + LO +: 32];
+      bet4  = vr_rd[3 * DW + LO +: 32];
+      scl9  = vr_rd[4 * DW + LO +: 32];
+      dgam5 = acc_p0[DW + LO +: 32];
+      dbet7 = acc_p0[LO +: 32];
 
-      u1a  = m_bnb ? fi_data[DW + LO +: 32] : fi_data[LO +: 32];
-      u2aa = m_sgd ? xc_q[T_U2][LO +: 32] : u1_y[LO +: 32];
-      u2ab = (pmode == M_SQDEV) ? u1_y[LO +: 32] : m_sgd ? r_s2 : inv2;
-      u4a  = m_sgd ? xa_q[T_U4][LO +: 32] : u3_y[LO +: 32];
-      u4b  = m_sgd ? u2a_q[M][LO +: 32] : bet4;
-
-      // Mask stage (time T_U5): ReLU of z, relu_bp, the BN_BP gradient g.
-      z5  = u4_y[LO +: 32];
+      // Mask stage (time T_U5): ReLU of z (U4's result), relu_bp, the BN_BP gradient g.
+      z5  = y_y[LO +: 32];
       dy5 = xa_q[T_U5][LO +: 32];
       y5  = xb_q[T_U5][LO +: 32];
       case (pmode)
@@ -1406,58 +1460,87 @@ module eftrain_vu_stream #(
         default: g5l = (!relu_f || f_gt0(z5)) ? dy5 : 32'd0;
       endcase
 
-      u2bb = xb_q[T_U2][LO +: 32];
-      u6ba = u2a_q[D_U2A][LO +: 32];
-      u6bb = (pmode == M_BNB1) ? g5l : dgam5;
-      u8b  = u6b_q[D_U6B][LO +: 32] ^ F_SIGN;
-      u10a = xc_q[T_U10][LO +: 32];
-      u7a  = m_sgd ? u2b_q[D_U2B][LO +: 32] : u6a_y[LO +: 32];
-      u7b  = m_sgd ? u4_q[D_U4][LO +: 32] : (dbet7 ^ F_SIGN);
-      u9a  = m_sgd ? r_s0 : scl9;
-      u9b  = m_sgd ? u7_q[D_U7][LO +: 32] : u8_y[LO +: 32];
+      // X: U1 x - mean | bank 1 | U8 (nf*g - dbeta) - xhat*dgamma | U10 w - lr*v' | SOP add.
+      xa = m_bnb ? fi_data[DW + LO +: 32] : fi_data[LO +: 32];
+      xb = mean0 ^ F_SIGN;
+      xv = x_u1 || ac_v[1] || x_u8 || x_u10;
+      if (x_u10) begin
+        xa = xc_q[T_U10][LO +: 32];
+        xb = r_y[LO +: 32] ^ F_SIGN;
+      end
+      if (x_u8) begin
+        xa = y_y[LO +: 32];
+        xb = q_q[D_Q][LO +: 32] ^ F_SIGN;
+      end
+      if (ac_v[1]) begin
+        xa = acc_opa[DW + LO +: 32];
+        xb = acc_opb[DW + LO +: 32];
+      end
+      // Y: bank 0 | U4 xhat*gamma + beta, g + wd*w | U7 nf*g - dbeta, mom*v + d.
+      ya = acc_opa[LO +: 32];
+      yb = acc_opb[LO +: 32];
+      if (y_u4) begin
+        ya = m_sgd ? xa_q[T_U4][LO +: 32] : q_y[LO +: 32];
+        yb = m_sgd ? p_q[M][LO +: 32] : bet4;
+      end
+      if (y_u7) begin
+        ya = m_sgd ? q_y[LO +: 32] : p_y[LO +: 32];
+        yb = m_sgd ? y_q[M][LO +: 32] : (dbet7 ^ F_SIGN);
+      end
+      // P: U2a d*d, d*invstd, wd*w | U6a nf*g | SOP multiply.
+      pa = m_sgd ? xc_q[T_U2][LO +: 32] : x_y[LO +: 32];
+      pb = (pmode == M_SQDEV) ? x_y[LO +: 32] : m_sgd ? r_s2 : inv2;
+      pv = vsr[T_U2] || p_u6a;
+      if (p_u6a) begin
+        pa = nf_q;
+        pb = g5l;
+      end
+      if (gl == 0 && c_sop) begin
+        xa = s_a;
+        xb = s_bx;
+        xv = s_add_go;
+        pa = s_a;
+        pb = s_b;
+        pv = s_mul_go;
+      end
+      // Q: U3 xhat*gamma | U6b g*xhat, xhat*dgamma, mom*v.
+      qa = p_y[LO +: 32];
+      qb = gam3;
+      if (q_u6b) begin
+        qa = m_sgd ? r_s1 : p_q[D_P][LO +: 32];
+        qb = m_sgd ? y5 : m_bnb1 ? g5l : dgam5;
+      end
+      // R: U9 scale*inner | lr*v'.
+      ra = m_sgd ? r_s0 : scl9;
+      rb = m_sgd ? y_q[A][LO +: 32] : x_y[LO +: 32];
     end
 
     assign g5[LO +: 32] = g5l;
-    assign bc[LO +: 32] = bc1;
+    assign bc[LO +: 32] = scl9;
 
-    fp32_add #(.LATENCY(ADD_LAT)) u1 (
-      .clk (clk), .rst_n (urst_n), .in_valid (p_issue),
-      .a (u1a), .b (mean0 ^ F_SIGN), .out_valid (ov[0]), .y (u1_y[LO +: 32]));
-    fp32_mul #(.LATENCY(MUL_LAT)) u2a (
-      .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U2]),
-      .a (u2aa), .b (u2ab), .out_valid (ov[1]), .y (u2a_y[LO +: 32]));
-    fp32_mul #(.LATENCY(MUL_LAT)) u2b (
-      .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U2]),
-      .a (r_s1), .b (u2bb), .out_valid (ov[2]), .y (u2b_y[LO +: 32]));
-    fp32_mul #(.LATENCY(MUL_LAT)) u3 (
-      .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U3]),
-      .a (u2a_y[LO +: 32]), .b (gam3), .out_valid (ov[3]), .y (u3_y[LO +: 32]));
-    fp32_add #(.LATENCY(ADD_LAT)) u4 (
-      .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U4]),
-      .a (u4a), .b (u4b), .out_valid (ov[4]), .y (u4_y[LO +: 32]));
-    fp32_mul #(.LATENCY(MUL_LAT)) u6a (
-      .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U5]),
-      .a (nf_q), .b (g5l), .out_valid (ov[5]), .y (u6a_y[LO +: 32]));
-    fp32_mul #(.LATENCY(MUL_LAT)) u6b (
-      .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U5]),
-      .a (u6ba), .b (u6bb), .out_valid (ov[6]), .y (u6b_y[LO +: 32]));
-    fp32_add #(.LATENCY(ADD_LAT)) u7 (
-      .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U7]),
-      .a (u7a), .b (u7b), .out_valid (ov[7]), .y (u7_y[LO +: 32]));
-    fp32_add #(.LATENCY(ADD_LAT)) u8 (
-      .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U8]),
-      .a (u7_y[LO +: 32]), .b (u8b), .out_valid (ov[8]),
-      .y (u8_y[LO +: 32]));
-    fp32_mul #(.LATENCY(MUL_LAT)) u9 (
+    fp32_add #(.LATENCY(A)) u_x (
+      .clk (clk), .rst_n (urst_n), .in_valid (xv),
+      .a (xa), .b (xb), .out_valid (x_ov[gl]), .y (x_y[LO +: 32]));
+    fp32_add #(.LATENCY(A)) u_y (
+      .clk (clk), .rst_n (urst_n), .in_valid (ac_v[0] || y_u4 || y_u7),
+      .a (ya), .b (yb), .out_valid (ov[0]), .y (y_y[LO +: 32]));
+    fp32_mul #(.LATENCY(M)) u_p (
+      .clk (clk), .rst_n (urst_n), .in_valid (pv),
+      .a (pa), .b (pb), .out_valid (p_ov[gl]), .y (p_y[LO +: 32]));
+    fp32_mul #(.LATENCY(M)) u_q (
+      .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U3] || q_u6b),
+      .a (qa), .b (qb), .out_valid (ov[1]), .y (q_y[LO +: 32]));
+    fp32_mul #(.LATENCY(M)) u_r (
       .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U9]),
-      .a (u9a), .b (u9b), .out_valid (ov[9]), .y (u9_y[LO +: 32]));
-    fp32_add #(.LATENCY(ADD_LAT)) u10 (
-      .clk (clk), .rst_n (urst_n), .in_valid (vsr[T_U10]),
-      .a (u10a), .b (u9_y[LO +: 32] ^ F_SIGN), .out_valid (ov[10]),
-      .y (u10_y[LO +: 32]));
+      .a (ra), .b (rb), .out_valid (ov[2]), .y (r_y[LO +: 32]));
 
     assign unused_ov[gl] = ^ov;
   end
+
+  assign sa_v = x_ov[0];
+  assign sa_y = x_y[31:0];
+  assign sm_v = p_ov[0];
+  assign sm_y = p_y[31:0];
 
   // Output FIFO pushes (at most one source per cycle: STOREV only runs with the pipeline empty).
   always_comb begin
@@ -1470,11 +1553,11 @@ module eftrain_vu_stream #(
       end
       M_BNB2: if (vsr[T_U10]) begin
         fo_push[0] = 1'b1;
-        fo_in[0 +: DW] = u9_y;
+        fo_in[0 +: DW] = r_y;      // U9
       end
       M_SGD: if (vsr[T_END]) begin
         fo_push[0] = 1'b1;
-        fo_in[0 +: DW] = u10_y;
+        fo_in[0 +: DW] = x_y;      // U10: w'
       end
       M_BCAST: if (vsr[1]) begin
         fo_push[0] = 1'b1;
@@ -1483,33 +1566,41 @@ module eftrain_vu_stream #(
       default: ;
     endcase
     fo_push[1] = m_sgd && vsr[T_U8];
-    fo_in[DW +: DW] = u7_y;
+    fo_in[DW +: DW] = y_y;         // U7: v'
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Partial sums: per bank WPB adders. Accumulate: p[lg*WPB + word][k] += value (revisited every
-  // ACC_L pixels, after its previous sum is back). Tree: p[.][i] = p[.][2i] + p[.][2i+1], level by
-  // level in place. A bank's adders all work on one (lane group, partial) at a time, so one
-  // metadata pipe per bank tracks where their results go.
+  // Partial sums: two banks, each a distributed RAM of (lane group, partial) rows of WPB words
+  // (lane j, partial s: word j % WPB of row {j / WPB, s}), summed by the pipeline's Y (bank 0)
+  // and X (bank 1). Accumulate: p[lg*WPB + word][k] += value (revisited every ACC_L pixels, after
+  // its previous sum is back). Tree: p[.][i] = p[.][2i] + p[.][2i+1], level by level in place. A
+  // bank's adders all work on one (lane group, partial) at a time, so one metadata pipe per bank
+  // tracks where their results go. CLEAR drops a valid bit per row: a row not written since
+  // reads as -0.0 (every word). Read port A: the adders' first operand; partial 0 for BNB2 (bank
+  // 1 at T_U5, bank 0 at T_U7) and for SOP / STOREV (at c_lg). Read port B: the tree's second
+  // operand.
   // ---------------------------------------------------------------------------------------------
-  logic [1:0]     ac_v;
+  localparam int AAW = LGW + KW;             // row address {lane group, partial}
+  localparam int ARD = 1 << AAW;
+
   logic [LGW-1:0] ac_lg [2];
   logic [KW-1:0]  ac_ka [2];
   logic [KW-1:0]  ac_kb [2];
   logic [KW-1:0]  ac_kd [2];
   logic [DW-1:0]  ac_val [2];
   logic [2*DW-1:0] ac_y;                    // bank b's adder results at [b*DW +: DW]
-  logic [2*WPB-1:0] aov;
 
   logic [A:1]     am_v0, am_v1;              // results in flight, by cycle, per bank
   logic [LGW-1:0] am_lg [2*A];               // bank b, cycle t: index b*A + t - 1
   logic [KW-1:0]  am_k  [2*A];
 
+  assign ac_y = {x_y, y_y};
+
   always_comb begin
     // Bank 0: R(x) (SUM), R(d*d) (SQDEV), R(g) (BNB1). Bank 1: R(g*xhat) (BNB1).
     case (pmode)
       M_SQDEV: begin
-        ac_v[0] = vsr[T_U3];  ac_lg[0] = lgq[T_U3];  ac_ka[0] = kq[T_U3];  ac_val[0] = u2a_y;
+        ac_v[0] = vsr[T_U3];  ac_lg[0] = lgq[T_U3];  ac_ka[0] = kq[T_U3];  ac_val[0] = p_y;
       end
       M_BNB1: begin
         ac_v[0] = vsr[T_U5];  ac_lg[0] = lgq[T_U5];  ac_ka[0] = kq[T_U5];  ac_val[0] = g5;
@@ -1519,10 +1610,10 @@ module eftrain_vu_stream #(
         ac_lg[0] = lgq[T_U2];  ac_ka[0] = kq[T_U2];  ac_val[0] = xa_q[T_U2];
       end
     endcase
-    ac_v[1]   = vsr[T_U7] && (pmode == M_BNB1);
-    ac_lg[1]  = lgq[T_U7];
-    ac_ka[1]  = kq[T_U7];
-    ac_val[1] = u6b_y;
+    ac_v[1]   = vsr[T_A1] && m_bnb1;
+    ac_lg[1]  = lgq[T_A1];
+    ac_ka[1]  = kq[T_A1];
+    ac_val[1] = q_q[1];
     for (int b = 0; b < 2; b++) begin
       ac_kb[b] = ac_ka[b];
       ac_kd[b] = ac_ka[b];
@@ -1536,29 +1627,35 @@ module eftrain_vu_stream #(
     end
   end
 
-  for (genvar gb = 0; gb < 2; gb++) begin : g_bank
-    for (genvar gl = 0; gl < WPB; gl++) begin : g_ln
-      logic [31:0] opa, opb;
-      always_comb begin
-        opa = '0;
-        opb = ac_val[gb][32 * gl +: 32];
-        for (int g = 0; g < BPP; g++) begin
-          for (int k2 = 0; k2 < ACC_L; k2++) begin
-            if (ac_lg[gb] == LGW'(g) && ac_ka[gb] == KW'(k2)) begin
-              opa = (gb == 0) ? acc0_q[32 * ((g * WPB + gl) * ACC_L + k2) +: 32]
-                              : acc1_q[32 * ((g * WPB + gl) * ACC_L + k2) +: 32];
-            end
-            if (t_issue && ac_lg[gb] == LGW'(g) && ac_kb[gb] == KW'(k2)) begin
-              opb = (gb == 0) ? acc0_q[32 * ((g * WPB + gl) * ACC_L + k2) +: 32]
-                              : acc1_q[32 * ((g * WPB + gl) * ACC_L + k2) +: 32];
-            end
-          end
-        end
-      end
-      fp32_add #(.LATENCY(ADD_LAT)) u_acc (
-        .clk (clk), .rst_n (urst_n), .in_valid (ac_v[gb]),
-        .a (opa), .b (opb), .out_valid (aov[gb * WPB + gl]), .y (ac_y[gb * DW + 32 * gl +: 32]));
+  for (genvar gb = 0; gb < 2; gb++) begin : g_acc
+    logic [DW-1:0]  mem [ARD];
+    logic [ARD-1:0] ok;                      // row written since CLEAR
+    logic [AAW-1:0] ra, rb, wa;
+    logic           wv;
+    logic [DW-1:0]  rda, rdb;
+
+    always_comb begin
+      wv = (gb == 0) ? am_v0[A] : am_v1[A];
+      wa = {am_lg[gb * A + A - 1], am_k[gb * A + A - 1]};
+      rb = {ac_lg[gb], ac_kb[gb]};
+      if (c_rd)        ra = {c_lg, KW'(0)};
+      else if (m_bnb2) ra = {(gb == 0) ? lgq[T_U7] : lgq[T_U5], KW'(0)};
+      else             ra = {ac_lg[gb], ac_ka[gb]};
     end
+
+    always_ff @(posedge clk) begin
+      if (wv) mem[wa] <= ac_y[gb * DW +: DW];
+    end
+    always_ff @(posedge clk) begin
+      if (c_clear)  ok <= '0;
+      else if (wv) ok[wa] <= 1'b1;
+    end
+
+    assign rda = mem[ra];
+    assign rdb = mem[rb];
+    assign acc_p0[gb * DW +: DW]  = rda;
+    assign acc_opa[gb * DW +: DW] = ok[ra] ? rda : {WPB{F_NEGZERO}};
+    assign acc_opb[gb * DW +: DW] = !t_issue ? ac_val[gb] : ok[rb] ? rdb : {WPB{F_NEGZERO}};
   end
 
   always_ff @(posedge clk) begin
@@ -1583,25 +1680,6 @@ module eftrain_vu_stream #(
     end
   end
 
-  // Write-back of the results, and CLEAR.
-  always_ff @(posedge clk) begin
-    for (int j = 0; j < TN; j++) begin
-      for (int s = 0; s < ACC_L; s++) begin
-        if (c_clear) begin
-          acc0_q[32 * (j * ACC_L + s) +: 32] <= F_NEGZERO;
-          acc1_q[32 * (j * ACC_L + s) +: 32] <= F_NEGZERO;
-        end else begin
-          if (am_v0[A] && 32'(am_lg[A - 1]) == j / WPB && 32'(am_k[A - 1]) == s) begin
-            acc0_q[32 * (j * ACC_L + s) +: 32] <= ac_y[32 * (j % WPB) +: 32];
-          end
-          if (am_v1[A] && 32'(am_lg[2 * A - 1]) == j / WPB && 32'(am_k[2 * A - 1]) == s) begin
-            acc1_q[32 * (j * ACC_L + s) +: 32] <= ac_y[DW + 32 * (j % WPB) +: 32];
-          end
-        end
-      end
-    end
-  end
-
   assign acc_quiet = (am_v0 == '0) && (am_v1 == '0);
 
   // ---------------------------------------------------------------------------------------------
@@ -1610,8 +1688,8 @@ module eftrain_vu_stream #(
   /* verilator lint_off UNUSEDSIGNAL */
   logic unused;   // global pools have k = s = 1; every command is whole beats; error addresses unused
   // (fo_ready: output FIFO room is reserved before a beat is issued; w_odiff[1]: at most 2 outputs)
-  assign unused = ^{k, stride, rds_keep, rd_done_addr, wr_done_addr, flags, unused_ov, aov,
-                    fo_ready, w_odiff[1]};
+  assign unused = ^{k, stride, rds_keep, rd_done_addr, wr_done_addr, flags, unused_ov, x_ov,
+                    p_ov, fo_ready, w_odiff[1]};
   /* verilator lint_on UNUSEDSIGNAL */
 
 endmodule

@@ -29,8 +29,9 @@ Groups (cocotb test ``vu_run`` runs the group's case list), per configuration:
     sweep        (slow) many more random cases of every kind, specials mixed in
 
 Configurations: ``ci`` (TN 4, WPB 4, ACC_L 4) and ``zcu102`` (TN 16, WPB 4, small shapes) in the
-quick tier; ``ci-tight`` (CHUNK 2, FIFO_DEPTH 4: every credit and queue boundary) and the sweeps
-marked slow.
+quick tier; ``ci-tight`` (CHUNK 2, FIFO_DEPTH 4: every credit and queue boundary), ``ci-lat`` and
+``ci-fast`` (other fp32 latencies: the pipeline's rounded-up unit latencies) and the sweeps marked
+slow.
 
 Static checks: ``verilator --lint-only -Wall`` at every preset and two corners, the elaboration
 checks.
@@ -70,6 +71,10 @@ VARIANTS: dict[str, tuple[str, dict[str, int]]] = {
     "ci": ("ci", {}),
     "zcu102": ("zcu102", {}),
     "ci-tight": ("ci", {"CHUNK": 2, "FIFO_DEPTH": 4}),
+    # Latencies the unit rounds up (its pipeline runs adders at an odd latency, multipliers at an
+    # even one): ADD_LAT 2 -> 3, MUL_LAT 3 -> 4; and the shortest ones, ADD_LAT 1, MUL_LAT 1 -> 2.
+    "ci-lat": ("ci", {"ADD_LAT": 2, "MUL_LAT": 3}),
+    "ci-fast": ("ci", {"ADD_LAT": 1, "MUL_LAT": 1}),
 }
 GROUPS = ("ops", "specials", "errors", "throughput")
 QUICK = {("ci", g) for g in GROUPS} | {("zcu102", "ops"), ("zcu102", "specials"),
@@ -399,7 +404,7 @@ def _params() -> list[object]:
     out = []
     for name in VARIANTS:
         for group in (*GROUPS, "sweep"):
-            if name == "ci-tight" and group == "throughput":
+            if name in ("ci-tight", "ci-lat", "ci-fast") and group == "throughput":
                 continue
             marks = [] if (name, group) in QUICK else [pytest.mark.slow]
             out.append(pytest.param(name, group, marks=marks, id=f"{name}-{group}"))
