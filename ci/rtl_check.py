@@ -29,6 +29,7 @@ SOURCES = {
     "fp32_mul": ["eftrain_fp32_pkg.sv", "fp32_mul.sv"],
     "fp32_add": ["eftrain_fp32_pkg.sv", "fp32_add.sv"],
     "fp32_div": ["eftrain_fp32_pkg.sv", "fp32_div.sv"],
+    "fp32_div_kk": ["eftrain_fp32_pkg.sv", "fp32_div_kk.sv"],
     "fp32_sqrt": ["eftrain_fp32_pkg.sv", "fp32_sqrt.sv"],
     "eftrain_engine": [
         "eftrain_fp32_pkg.sv",
@@ -56,7 +57,7 @@ SOURCES = {
         "eftrain_vu_stream.sv",
     ],
     # Vector unit: windowed pooling (MAXPOOL_FP/BP, AVGPOOL_FP/BP).
-    "eftrain_vu_pool": ["eftrain_fp32_pkg.sv", "fp32_add.sv", "fp32_div.sv", "eftrain_fifo.sv",
+    "eftrain_vu_pool": ["eftrain_fp32_pkg.sv", "fp32_add.sv", "fp32_div_kk.sv", "eftrain_fifo.sv",
                         "eftrain_vu_ram.sv", "eftrain_vu_pool.sv"],
     # The whole accelerator (make synth's default).
     "eftrain_top": [
@@ -79,6 +80,7 @@ SOURCES = {
         "eftrain_loader.sv",
         "eftrain_storer.sv",
         "fp32_div.sv",
+        "fp32_div_kk.sv",
         "fp32_sqrt.sv",
         "eftrain_vu_ram.sv",
         "eftrain_vu_stream.sv",
@@ -115,7 +117,7 @@ def top_parameters(top: str, preset_name: str) -> dict[str, int]:
         return {"LATENCY": cfg.mul_latency}
     if top == "fp32_add":
         return {"LATENCY": cfg.add_latency}
-    if top in ("fp32_div", "fp32_sqrt"):
+    if top in ("fp32_div", "fp32_div_kk", "fp32_sqrt"):
         return {}  # the module's documented default LATENCY (not a configuration value)
     if top == "eftrain_csr":
         return {}

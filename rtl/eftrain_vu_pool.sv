@@ -16,8 +16,8 @@
 //   BUF_DEPTH  words of the plane buffer (HwConfig.vu_buf_depth), a multiple of 2 * WPB; the
 //              validator guarantees FP: H*W*TN, AVGPOOL_BP: OH*OW*TN, MAXPOOL_BP: 2*OH*OW*TN
 //              words <= BUF_DEPTH
-//   DIV_LAT    fp32_div latency (an addition to the common interface; default the divider's own
-//              default, 8)
+//   DIV_LAT    latency of the average pooling divider fp32_div_kk (an addition to the common
+//              interface; default the divider's own default, 8)
 //   ADDR_W     DMA byte-address bits (axi_dma ADDR_W), LEN_W DMA length bits (axi_dma LEN_W)
 //
 // Interface (shared with the other vector-unit module, so the top level can mux them)
@@ -38,16 +38,18 @@
 //   DMA ports  axi_dma's rd_cmd_*, rds_*, rd_done_*, wr_cmd_*, wrs_*, wr_done_* with their meanings
 //
 // How an op runs. The (b, cb) planes of the reshaped layout are contiguous runs; the op works
-// plane by plane, p = b * ceil(C/TN) + cb, through a plane buffer of two banks of BUF_DEPTH/2
-// words, WPB words (one beat) per entry; entry q*G + g of a plane holds lanes g*WPB.. of pixel q
-// (G = TN/WPB beats per pixel).
+// plane by plane, p = b * ceil(C/TN) + cb, through a plane buffer of BUF_DEPTH/WPB entries of one
+// beat (WPB words) each; entry q*G + g of a plane holds lanes g*WPB.. of pixel q (G = TN/WPB
+// beats per pixel). MAXPOOL_BP keeps its idx words in a second, narrow buffer of BUF_DEPTH/(2*WPB)
+// entries, 7 bits per lane ({word >= 64, word[5:0]}: it equals {0, kh*k + kw} exactly when the
+// word does), at the same positions as their dy.
 //   Read commands   one per plane (MAXPOOL_BP: two, dy then idx), issued ahead as far as the DMA
 //                   queue takes them, so the DRAM latency of the next plane is hidden.
 //   Load            the plane's beats go into the buffer at one beat per cycle (FP: the x plane;
 //                   AVGPOOL_BP: the dy plane, each word divided by float32(k*k) on the way in by
-//                   WPB pipelined fp32_div; MAXPOOL_BP: dy into bank 0, idx into bank 1 at the
-//                   same positions). The buffer is a ring (MAXPOOL_BP: BUF_DEPTH/2 entries per
-//                   bank, otherwise BUF_DEPTH/WPB entries over both banks) and planes follow each
+//                   WPB pipelined fp32_div_kk; MAXPOOL_BP: the dy plane, then the idx plane into
+//                   the idx buffer at the same positions). The buffer is a ring (MAXPOOL_BP:
+//                   BUF_DEPTH/(2*WPB) entries, otherwise BUF_DEPTH/WPB) and planes follow each
 //                   other in it: the next plane loads while the current one is computed, into
 //                   the free part of the ring and into the entries the computation no longer
 //                   needs (every output beat reads at or after its window's first entry, and
@@ -61,7 +63,7 @@
 //                     FP  R = k*k: round (kh, kw) reads x[oh*s+kh][ow*s+kw], in row-major order.
 //                         Max: best = first element, replaced when v > best (IEEE, -0.0 is not
 //                         > +0.0) or v is NaN; idx = kh*k + kw of the element kept. Avg: sum from
-//                         -0.0 in window order, then / float32(k*k) (fp32_div).
+//                         -0.0 in window order, then / float32(k*k) (fp32_div_kk).
 //                     BP  R = ceil(k/s)^2: round (dh, dw) visits the candidate window
 //                         (oh, ow) = (h div s - (NH-1) + dh, w div s - (NH-1) + dw), in
 //                         ascending row-major order; a window that exists and covers (h, w)
@@ -71,15 +73,17 @@
 //                   Cost: R cycles per output beat, plus ACC_L cycles per plane; with the load
 //                   overlapped, a plane takes about max(load beats, R * output beats) cycles
 //                   (planes up to half the buffer; larger ones as far as the ring frees up).
-//   Write           output beats pass FIFOs to the DMA's write stream; one write command per
-//                   plane (MAXPOOL_FP: per chunk of up to 32 beats, a y command then an idx
-//                   command), issued ahead of the data. Credits (reserved when a beat enters
-//                   its slot) keep the FIFOs from overflowing, so the compute pipeline never
-//                   stalls once a beat has started.
+//   Write           output beats pass FIFOs and an output register to the DMA's write stream;
+//                   one write command per plane (MAXPOOL_FP: per chunk of up to 32 beats, a y
+//                   command then an idx command), issued ahead of the data. Credits (reserved
+//                   when a beat enters its slot) keep the FIFOs from overflowing, so the compute
+//                   pipeline never stalls once a beat has started. At most 2^CW - 1 = 15
+//                   commands per side are in flight (far more than axi_dma queues).
 //
-// Numerics: fp32_add / fp32_div (round to nearest even, subnormals exact; a NaN result is the
-// canonical quiet NaN). Max pooling FP moves the chosen input word unchanged (NaN payloads
-// included). A MAXPOOL_BP index >= k*k (golden: undefined) selects nothing.
+// Numerics: fp32_add / fp32_div_kk (bit-exact with fp32_div for these divisors; round to
+// nearest even, subnormals exact; a NaN result is the canonical quiet NaN). Max pooling FP moves
+// the chosen input word unchanged (NaN payloads included). A MAXPOOL_BP index >= k*k (golden:
+// undefined) selects nothing.
 //
 // Errors: an rds_err beat or a completion with status != 0 puts the unit into the failed state:
 // no further DMA command or write-stream beat; stream beats and completions still arriving are
@@ -87,8 +91,18 @@
 // reset, as with eftrain_storer). err_valid rises with the first bad completion. Recovery: abort.
 //
 // Pipeline (all latencies from parameters): visit (slot state -> address, tags) | G1 register
-// (buffer address) | G2 buffer data | G3 operands -> compare (max FP, result the same cycle) or
-// fp32_add (ADD_LAT) | avg FP: fp32_div (DIV_LAT) -> output FIFO.
+// (buffer address) | G2 buffer data | G3 operands (a BP operand no window takes is -0.0, the G3
+// register's reset) -> compare (max FP, result the same cycle) or fp32_add (ADD_LAT) | avg FP:
+// fp32_div_kk (DIV_LAT) -> output FIFO.
+//
+// Resources (Yosys 0.23 synth_xilinx -family xcup at zcu102: TN 16, WPB 4, BUF_DEPTH 16384;
+// python ci/rtl_check.py synth --top eftrain_vu_pool): 5,401 LUTs, 4,245 FFs, 19 DSP48E2, 17
+// BRAM36 (15 the buffer, 2 the idx buffer), 208 LUTs of distributed RAM (FIFOs, slot state). Of
+// the LUTs: four fp32_add 1,236 (and 12 of the DSPs), four fp32_div_kk 1,640, FIFOs 62, this
+// module 2,463 (mostly the G3 max / sum datapath: slot read, compare, output multiplexers). It
+// was 9,782 LUTs, 20 DSPs and 15 BRAM36 with four fp32_div (1,181 LUTs each), a buffer of two
+// banks (a 128-bit bank multiplexer, 32-bit idx compares), a parallel minimum over the slots for
+// the dead entries, 32-bit issue / completion counters and per-plane address accumulators.
 
 `default_nettype none
 
@@ -176,8 +190,11 @@ module eftrain_vu_pool #(
   localparam int G     = TN / WPB;                           // beats per pixel
   localparam int GW    = (G <= 1) ? 1 : $clog2(G);
   localparam int E     = BUF_DEPTH / WPB;                     // buffer entries (beats)
-  localparam int HALF  = E / 2;                               // entries per bank
+  localparam int HALF  = E / 2;                               // MAXPOOL_BP ring, idx buffer
   localparam int HA    = (HALF <= 2) ? 1 : $clog2(HALF);
+  localparam int EA    = (E <= 2) ? 1 : $clog2(E);
+  localparam bit P2    = (E & (E - 1)) == 0;                  // ring positions wrap by masking
+  localparam int IW    = 7 * WPB;                             // MAXPOOL_BP idx entry
   localparam int ENT_W = $clog2(E + 1);                       // counts 0..E
   localparam int EW    = ENT_W + 5;                           // signed entry arithmetic
   localparam int SW    = (ACC_L <= 2) ? 1 : $clog2(ACC_L);
@@ -187,6 +204,10 @@ module eftrain_vu_pool #(
   localparam int WQ    = 4;                                   // write commands ahead of data
   localparam int CRW   = $clog2(DI + 1) + 1;                  // credit counters
   localparam int LWPB  = (WPB <= 1) ? 0 : $clog2(WPB);
+  // DMA commands in flight per side: at most 2^CW - 1 (a cap far above what axi_dma queues; on
+  // the write side it must exceed WQ, whose commands complete only after their data)
+  localparam int CW    = 4;
+  localparam int BXW   = 1 << $clog2(WPB * 6);                // idx bits per slot, padded
 
   // ---------------------------------------------------------------------------------------------
   // Elaboration checks.
@@ -209,6 +230,9 @@ module eftrain_vu_pool #(
   if (LEN_W < 24) begin : g_err_len
     $error("eftrain_vu_pool: LEN_W (%0d) must be >= 24", LEN_W);
   end
+  if ((1 << CW) - 1 <= WQ) begin : g_err_cw
+    $error("eftrain_vu_pool: CW must allow more write commands in flight than WQ");
+  end
 
   // Inputs of the common interface pooling does not use.
   /* verilator lint_off UNUSEDSIGNAL */
@@ -229,16 +253,13 @@ module eftrain_vu_pool #(
     endcase
   endfunction
 
-  // float32(k * k), k in 1..7.
-  function automatic logic [31:0] kk_f32(input logic [2:0] kv);
-    case (kv)
-      3'd2:    kk_f32 = 32'h4080_0000;
-      3'd3:    kk_f32 = 32'h4110_0000;
-      3'd4:    kk_f32 = 32'h4180_0000;
-      3'd5:    kk_f32 = 32'h41C8_0000;
-      3'd6:    kk_f32 = 32'h4210_0000;
-      3'd7:    kk_f32 = 32'h4244_0000;
-      default: kk_f32 = 32'h3F80_0000;
+  // ceil(k / s), k in 1..7, s in 1..4.
+  function automatic logic [2:0] ceil_div(input logic [2:0] kv, input logic [2:0] sv);
+    case (sv)
+      3'd2:    ceil_div = 3'((4'(kv) + 4'd1) >> 1);
+      3'd3:    ceil_div = (kv > 3'd6) ? 3'd3 : (kv > 3'd3) ? 3'd2 : 3'd1;
+      3'd4:    ceil_div = (kv > 3'd4) ? 3'd2 : 3'd1;
+      default: ceil_div = kv;
     endcase
   endfunction
 
@@ -246,12 +267,16 @@ module eftrain_vu_pool #(
     is_nan = (a[30:23] == 8'hFF) && (a[22:0] != 23'd0);
   endfunction
 
-  // IEEE a > b: false when either is NaN; +0.0 and -0.0 are equal.
-  function automatic logic fp_gt(input logic [31:0] a, input logic [31:0] b);
-    if (is_nan(a[30:0]) || is_nan(b[30:0]) || (a[30:0] == 31'd0 && b[30:0] == 31'd0)) fp_gt = 1'b0;
-    else if (a[31] != b[31])                                             fp_gt = !a[31];
-    else if (!a[31])                                                     fp_gt = a[30:0] > b[30:0];
-    else                                                                 fp_gt = a[30:0] < b[30:0];
+  // Max pooling: v replaces the best so far b when v is NaN or IEEE v > b (false when b is NaN;
+  // +0.0 and -0.0 are equal). Written as sign cases over the two magnitude orders, which maps
+  // to fewer LUTs than the textbook form.
+  function automatic logic mx_take(input logic [31:0] v, input logic [31:0] b);
+    logic gt, lt, zz;
+    gt = v[30:0] > b[30:0];
+    lt = v[30:0] < b[30:0];
+    zz = (v[30:0] == 31'd0) && (b[30:0] == 31'd0);
+    mx_take = is_nan(v[30:0]) ||
+              (!is_nan(b[30:0]) && (v[31] ? (b[31] && lt) : (b[31] ? !zz : gt)));
   endfunction
 
   // ---------------------------------------------------------------------------------------------
@@ -271,15 +296,15 @@ module eftrain_vu_pool #(
   // Set-up results.
   logic [15:0]       d_oh, d_ow, d_cb, cb_calc;
   logic [2:0]        d_nh, d_koff;                 // ceil(k/s), (ceil(k/s) - 1) * s
-  logic [31:0]       d_hw, d_ohow, d_np;           // H*W, OH*OW, planes
+  logic [31:0]       d_pin, d_pout, d_np;          // pixels per input / output plane, planes
   logic [LEN_W-1:0]  rc_len, wc_outw;              // words per input / output plane
-  logic [ADDR_W-1:0] rc_step, wc_step;             // bytes per input / output plane
+  logic [ADDR_W-1:0] rc_step;                      // bytes per input plane
   logic [ENT_W-1:0]  ld_len, ld_rs;                // entries per plane (MAXPOOL_BP: per part), ring
+  logic [ENT_W-1:0]  rs_mask;                      // P2: ld_rs - 1
   logic [2:0]        g_rn;                         // rounds per dimension (FP k, BP ceil(k/s))
   logic signed [EW-1:0] g_rowoff, g_colstep, g_rowstep, g_col0, g_row0;
   logic signed [17:0]   g_m0;                      // BP: -(ceil(k/s) - 1)
   logic [15:0]       g_xn, g_yn;                   // walker extents (FP: OW, OH; BP: W, H)
-  logic [31:0]       kk;                           // float32(k*k)
 
   assign clr   = !rst_n || abort;
   assign run   = (st == S_RUN);
@@ -297,11 +322,14 @@ module eftrain_vu_pool #(
   end
 
   // Set-up arithmetic of the last set-up cycle (signed, 32 bits, then cut to the entry width).
-  logic [31:0]        c_pin, c_pout;
+  // (FP: input H x W, output OH x OW; BP the other way round; the walker runs over the output.)
+  logic [15:0]        c_inh, c_inw, c_outh, c_outw;
   logic signed [31:0] c_nhm1, c_owg, c_wg;
   always_comb begin
-    c_pin  = f_bp ? d_ohow : d_hw;
-    c_pout = f_bp ? d_hw : d_ohow;
+    c_inh  = f_bp ? d_oh : f_h;
+    c_inw  = f_bp ? d_ow : f_w;
+    c_outh = f_bp ? f_h : d_oh;
+    c_outw = f_bp ? f_w : d_ow;
     c_nhm1 = $signed(32'(d_nh)) - 32'sd1;
     c_owg  = $signed(32'(d_ow) * 32'(G));
     c_wg   = $signed(32'(f_w) * 32'(G));
@@ -346,22 +374,24 @@ module eftrain_vu_pool #(
         2'd0: begin
           d_oh <= div_s(f_h - 16'(f_k), f_s) + 16'd1;
           d_ow <= div_s(f_w - 16'(f_k), f_s) + 16'd1;
-          d_nh <= 3'(div_s(16'(f_k) + 16'(f_s) - 16'd1, f_s));
+          d_nh <= ceil_div(f_k, f_s);
           d_cb <= cb_calc;
         end
         2'd1: begin
-          d_hw   <= 32'(f_h) * 32'(f_w);
-          d_ohow <= 32'(d_oh) * 32'(d_ow);
+          d_pin  <= 32'(c_inh) * 32'(c_inw);
+          d_pout <= 32'(c_outh) * 32'(c_outw);
+          g_xn   <= c_outw;
+          g_yn   <= c_outh;
           d_np   <= 32'(f_b) * 32'(d_cb);
           d_koff <= 3'(6'(d_nh - 3'd1) * 6'(f_s));
         end
         default: begin
-          rc_len    <= LEN_W'(c_pin * 32'(TN));
-          rc_step   <= ADDR_W'(64'(c_pin) * 64'(4 * TN));
-          wc_outw   <= LEN_W'(c_pout * 32'(TN));
-          wc_step   <= ADDR_W'(64'(c_pout) * 64'(4 * TN));
-          ld_len    <= ENT_W'(c_pin * 32'(G));
+          rc_len    <= LEN_W'(d_pin * 32'(TN));
+          rc_step   <= ADDR_W'(64'(d_pin) * 64'(4 * TN));
+          wc_outw   <= LEN_W'(d_pout * 32'(TN));
+          ld_len    <= ENT_W'(d_pin * 32'(G));
           ld_rs     <= m_mbp ? ENT_W'(HALF) : ENT_W'(E);
+          rs_mask   <= m_mbp ? ENT_W'(HALF - 1) : ENT_W'(E - 1);
           g_rn      <= f_bp ? d_nh : f_k;
           g_rowoff  <= EW'(f_bp ? c_owg : c_wg);
           g_colstep <= f_bp ? EW'(G) : EW'($signed(32'(f_s) * 32'(G)));
@@ -369,9 +399,6 @@ module eftrain_vu_pool #(
           g_col0    <= f_bp ? EW'(-(c_nhm1 * $signed(32'(G)))) : '0;
           g_row0    <= f_bp ? EW'(-(c_nhm1 * c_owg)) : '0;
           g_m0      <= 18'(-c_nhm1);
-          g_xn      <= f_bp ? f_w : d_ow;
-          g_yn      <= f_bp ? f_h : d_oh;
-          kk        <= kk_f32(f_k);
         end
       endcase
     end
@@ -380,12 +407,13 @@ module eftrain_vu_pool #(
   // ---------------------------------------------------------------------------------------------
   // Read commands: one per plane (MAXPOOL_BP: dy, then idx), as far ahead as the DMA takes them.
   // ---------------------------------------------------------------------------------------------
-  logic [31:0]       rc_p, rd_iss, rd_cmp;
-  logic              rc_sub, rc_fire;
-  logic [ADDR_W-1:0] rc_a0, rc_a1;
+  logic [31:0]       rc_p;                      // planes commanded
+  logic [CW-1:0]     rd_out;                    // commands not completed
+  logic              rc_sub, rc_fire, rd_ok;
+  logic [ADDR_W-1:0] rc_off;                    // byte offset of plane rc_p
 
-  assign rd_cmd_valid = run && !failed && (rc_p != d_np);
-  assign rd_cmd_addr  = rc_sub ? rc_a1 : rc_a0;
+  assign rd_cmd_valid = run && !failed && (rc_p != d_np) && (rd_out != '1);
+  assign rd_cmd_addr  = rc_off + (rc_sub ? f_src1 : f_src0);
   assign rd_cmd_len   = rc_len;
   assign rc_fire      = rd_cmd_valid && rd_cmd_ready;
 
@@ -393,18 +421,14 @@ module eftrain_vu_pool #(
     if (clr || init) begin
       rc_p   <= 32'd0;
       rc_sub <= 1'b0;
-      rd_iss <= 32'd0;
-      rc_a0  <= f_src0;
-      rc_a1  <= f_src1;
+      rc_off <= '0;
     end else if (rc_fire) begin
-      rd_iss <= rd_iss + 32'd1;
       if (m_mbp && !rc_sub) begin
         rc_sub <= 1'b1;
       end else begin
         rc_sub <= 1'b0;
         rc_p   <= rc_p + 32'd1;
-        rc_a0  <= rc_a0 + rc_step;
-        rc_a1  <= rc_a1 + rc_step;
+        rc_off <= rc_off + rc_step;
       end
     end
   end
@@ -412,30 +436,35 @@ module eftrain_vu_pool #(
   // ---------------------------------------------------------------------------------------------
   // Load: stream beats -> (AVGPOOL_BP: / float32(k*k)) -> plane buffer, one beat per cycle.
   //
-  // The buffer is a ring of ld_rs entries (MAXPOOL_BP: HALF entries in each bank, dy in bank 0 and
-  // idx in bank 1 at the same positions; otherwise both banks, position q in bank q >= HALF).
+  // The buffer is a ring of ld_rs entries (MAXPOOL_BP: HALF, dy in the buffer and idx in the idx
+  // buffer at the same positions; otherwise E).
   // Plane p occupies ld_len consecutive positions (mod ld_rs) after plane p-1. The load of plane
-  // gen_p + 1 overlaps the computation of plane gen_p: its entry c may be written once c <
+  // gen_p + 1 overlaps the computation of plane gen_p (the one being computed, ld_ahead = ld_p -
+  // gen_p planes behind the load): its entry c may be written once c <
   // ld_rs - ld_len + g_dead, g_dead = the entries at the start of plane gen_p that no read of it
   // needs any more. A plane is computed once it is completely loaded.
   // ---------------------------------------------------------------------------------------------
-  logic [31:0]       ld_p, gen_p;
+  logic [31:0]       ld_p;
+  logic [1:0]        ld_ahead;                  // 0 .. 2
+  logic              ld_done, gen_done;
   logic [ENT_W-1:0]  ld_c, ld_cnt, ld_pos, ld_base, ld_pos_nx, g_dead;
   logic [ENT_W:0]    ld_room;
-  logic              ld_cph, ld_ph, ld_full, ld_open, ld_take, ld_we, ld_hi, g_endp;
-  logic [HA-1:0]     ld_wa;
+  logic              ld_cph, ld_ph, ld_full, ld_open, ld_take, ld_we, g_endp;
   logic [DW-1:0]     ld_wd;
+  logic [IW-1:0]     li_wd;
   logic              div_ov;
   logic [DW-1:0]     div_y;
 
   always_comb begin
     ld_room   = {1'b0, ld_rs} - {1'b0, ld_len} + {1'b0, g_dead};
     ld_open   = run && !failed && (ld_p != d_np) && !ld_full &&
-                ((ld_p == gen_p) || ((ld_p == gen_p + 32'd1) && ({1'b0, ld_c} < ld_room)));
+                ((ld_ahead == 2'd0) || ((ld_ahead == 2'd1) && ({1'b0, ld_c} < ld_room)));
     ld_take   = rds_valid && ld_open && !rds_err;
-    ld_pos_nx = (ld_pos + 1'b1 == ld_rs) ? '0 : ld_pos + 1'b1;
-    ld_hi     = !m_mbp && (ld_pos >= ENT_W'(HALF));
-    ld_wa     = m_mbp ? HA'(ld_pos) : ld_hi ? HA'(ld_pos - ENT_W'(HALF)) : HA'(ld_pos);
+    ld_pos_nx = P2 ? (ld_pos + 1'b1) & rs_mask : (ld_pos + 1'b1 == ld_rs) ? '0 : ld_pos + 1'b1;
+    ld_done   = ld_we && (ld_cnt + 1'b1 == ld_len) && !(m_mbp && !ld_ph);   // plane ld_p loaded
+    // MAXPOOL_BP idx words as {word >= 64, word[5:0]}: equal to {0, tag} exactly when the word
+    // equals the tag
+    for (int l = 0; l < WPB; l++) li_wd[7*l +: 7] = {|ld_wd[32*l+6 +: 26], ld_wd[32*l +: 6]};
   end
   assign rds_ready = (run && failed) || ld_open;
 
@@ -473,7 +502,7 @@ module eftrain_vu_pool #(
           if (m_mbp && !ld_ph) begin
             ld_ph  <= 1'b1;
             ld_pos <= ld_base;
-          end else begin                    // the plane is loaded
+          end else begin                    // the plane is loaded (ld_done)
             ld_ph   <= 1'b0;
             ld_pos  <= ld_pos_nx;
             ld_base <= ld_pos_nx;
@@ -489,6 +518,11 @@ module eftrain_vu_pool #(
     ld_wd <= m_abp ? div_y : rds_data;
   end
 
+  always_ff @(posedge clk) begin
+    if (clr || init) ld_ahead <= 2'd0;
+    else             ld_ahead <= ld_ahead + 2'(ld_done) - 2'(gen_done);
+  end
+
   // ---------------------------------------------------------------------------------------------
   // Compute: slot state, walker (the plane's output beats in order) and the visit schedule.
   // ---------------------------------------------------------------------------------------------
@@ -502,6 +536,7 @@ module eftrain_vu_pool #(
 
   logic [ACC_L-1:0]     s_act;
   logic signed [EW-1:0] s_base [ACC_L];
+  logic signed [EW-1:0] s_lo   [ACC_L];     // the slot's lowest entry of the plane still needed
   logic signed [17:0]   s_ohm  [ACC_L];
   logic signed [17:0]   s_owm  [ACC_L];
   logic [3:0]           s_kh0  [ACC_L];
@@ -511,14 +546,15 @@ module eftrain_vu_pool #(
   logic [GW-1:0]        wk_g;
   logic [15:0]          wk_x, wk_y;
   logic [2:0]           wk_xr, wk_yr;
-  logic signed [EW-1:0] wk_row, wk_col, wk_base;
+  logic signed [EW-1:0] wk_row, wk_col, wk_base, wk_lo;
   logic signed [17:0]   wk_ohm, wk_owm;
 
   logic [CRW-1:0]       y_res, i_res;
   logic                 y_pop, i_pop;
 
   logic                 g_load, g_need, g_cred, g_go, g_take, g_iss, g_first, g_cval;
-  logic signed [EW-1:0] g_e, g_gb, g_live, g_rel;
+  logic signed [EW-1:0] g_e, g_gb, g_live;
+  logic [SW-1:0]        g_old;
   logic [ENT_W-1:0]     g_dead_nx, gen_base_nx;
   logic signed [17:0]   g_oh, g_ow;
   logic [4:0]           g_kh, g_kw;
@@ -537,11 +573,12 @@ module eftrain_vu_pool #(
     g_iss   = g_go && s_act[g_j];
     g_first = (g_ra == 3'd0) && (g_rb == 3'd0);
     g_endp  = g_go && g_load && (g_j == SW'(ACC_L - 1)) && !g_any && !g_need;
+    gen_done = g_endp;                   // every read of plane gen_p issued
 
     // Slot bases are ring positions (plane base added, not wrapped); g_e = the entry this visit
     // reads, < 2 * ld_rs when the read is valid (wrapped after G1).
     g_gb = $signed(EW'(gen_base));
-    g_e  = s_base[g_j] + g_off;
+    g_e  = g_off + s_base[g_j];
     g_oh = s_ohm[g_j] + $signed(18'(g_ra));
     g_ow = s_owm[g_j] + $signed(18'(g_rb));
     g_kh = 5'(s_kh0[g_j]) - g_dhs;
@@ -555,17 +592,25 @@ module eftrain_vu_pool #(
       g_cval = 1'b1;
       g_tagw = g_r;
     end
-    // Dead entries of the plane: before the lowest base of an active slot or of a beat still to
-    // come (FP: the walker's next beat; BP: the start of its row, whose beats revisit earlier
-    // windows). Non-decreasing while the plane runs, so the registered (older) value is safe.
-    g_live = wk_has ? ((f_bp ? wk_row + g_col0 : wk_base) + g_gb) : g_gb + $signed(EW'(ld_len));
-    for (int si = 0; si < ACC_L; si++) begin
-      if (s_act[si] && s_base[si] < g_live) g_live = s_base[si];
-    end
-    g_rel     = g_live - g_gb;
-    g_dead_nx = !gen_run || g_rel < 0 ? '0 :
-                (g_rel > $signed(EW'(ld_len))) ? ld_len : ENT_W'(g_rel);
-    gen_base_nx = ({1'b0, gen_base} + {1'b0, ld_len} >= {1'b0, ld_rs}) ? gen_base + ld_len - ld_rs
+    // Dead entries of the plane: before the lowest entry (relative to the plane) that a beat
+    // in a slot or still to come reads. A beat reads at or after wk_lo, taken when it enters
+    // its slot: FP its base (its window's first entry), BP the start of its row (its rounds
+    // revisit earlier windows of the row). wk_lo does not decrease along the walker, and the
+    // slots take the walker's beats in slot order, pass after pass, so the oldest active beat
+    // has the lowest wk_lo of all: during the loading pass, slot g_j if it is active (slots
+    // < g_j already took newer beats, slots > g_j hold newer ones of the same pass), else slot
+    // 0 (slots >= g_j are idle: the ones < g_j, loaded in order, hold the beats); otherwise
+    // slot 0. When that slot is idle, so are all the others. (This is the exact minimum over
+    // the slots' reads for FP; for BP it is lower while the oldest beat is in an earlier row
+    // than the walker: the load waits a few cycles longer, never too little.) 0 <= wk_lo <=
+    // ld_len, except for the (negative) row starts of BP's first rows, clamped to 0.
+    // Non-decreasing while the plane runs, so the registered (older) value is safe.
+    wk_lo     = f_bp ? wk_row + g_col0 : wk_base;
+    g_old     = (g_load && s_act[g_j]) ? g_j : '0;
+    g_live    = s_act[g_old] ? s_lo[g_old] : wk_has ? wk_lo : $signed(EW'(ld_len));
+    g_dead_nx = (!gen_run || g_live < 0) ? '0 : ENT_W'(g_live);
+    gen_base_nx = P2 ? (gen_base + ld_len) & rs_mask :
+                  ({1'b0, gen_base} + {1'b0, ld_len} >= {1'b0, ld_rs}) ? gen_base + ld_len - ld_rs
                                                                        : gen_base + ld_len;
   end
 
@@ -577,13 +622,12 @@ module eftrain_vu_pool #(
   always_ff @(posedge clk) begin
     if (clr || init) begin
       gen_run  <= 1'b0;
-      gen_p    <= 32'd0;
       gen_base <= '0;
       g_any    <= 1'b0;
       s_act    <= '0;
       wk_has   <= 1'b0;
     end else if (!gen_run) begin
-      if (run && (ld_p != gen_p)) begin     // plane gen_p is loaded: start with a loading pass
+      if (run && ld_ahead != 2'd0) begin    // plane gen_p is loaded: start with a loading pass
         gen_run <= 1'b1;
         g_j     <= '0;
         g_ra    <= g_rn - 3'd1;
@@ -606,6 +650,7 @@ module eftrain_vu_pool #(
         s_act[g_j] <= g_need;
         if (g_need) begin
           s_base[g_j] <= wk_base + g_gb;
+          s_lo[g_j]   <= wk_lo;
           s_ohm[g_j]  <= wk_ohm;
           s_owm[g_j]  <= wk_owm;
           s_kh0[g_j]  <= 4'(wk_yr) + 4'(d_koff);
@@ -657,7 +702,6 @@ module eftrain_vu_pool #(
             g_dws    <= 5'd0;
           end else begin                    // plane done: every read of it issued
             gen_run  <= 1'b0;
-            gen_p    <= gen_p + 32'd1;
             gen_base <= gen_base_nx;
           end
         end else begin
@@ -693,14 +737,15 @@ module eftrain_vu_pool #(
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Buffer: two banks of HALF entries.
+  // Buffer: E entries of one beat (MAXPOOL_BP: dy), and the MAXPOOL_BP idx entries (HALF).
   // ---------------------------------------------------------------------------------------------
-  logic                 g1_v, g1_first, g1_last, g1_cval, g1_hi;
+  logic                 g1_v, g1_first, g1_last, g1_cval;
   logic [SW-1:0]        g1_slot;
   logic [5:0]           g1_tag;
-  logic signed [EW-1:0] g1_e, g1_q;
-  logic [HA-1:0]        g1_a0, g1_a1;
-  logic [DW-1:0]        rd0, rd1;
+  logic signed [EW-1:0] g1_e;
+  logic [EA-1:0]        g1_q, g1_a;
+  logic [DW-1:0]        rd;
+  logic [IW-1:0]        ri;
 
   always_ff @(posedge clk) begin
     if (clr) g1_v <= 1'b0;
@@ -713,42 +758,39 @@ module eftrain_vu_pool #(
     g1_e     <= g_e;
   end
 
-  // Ring position -> bank and address. FP / AVGPOOL_BP: position q is in bank q >= HALF;
-  // MAXPOOL_BP reads dy (bank 0) and idx (bank 1) at q. Invalid reads go to address 0.
+  // Ring position -> address (MAXPOOL_BP reads dy and idx at q). Invalid reads go to address 0.
   always_comb begin
-    g1_q  = (g1_e >= $signed(EW'(ld_rs))) ? g1_e - $signed(EW'(ld_rs)) : g1_e;
-    g1_hi = !m_mbp && (g1_q >= $signed(EW'(HALF)));
-    g1_a0 = (g1_cval && !g1_hi) ? HA'(g1_q) : '0;
-    g1_a1 = (g1_cval && g1_hi) ? HA'(g1_q - $signed(EW'(HALF))) : (g1_cval && m_mbp) ? HA'(g1_q) : '0;
+    g1_q = P2 ? EA'(g1_e) & EA'(rs_mask) :
+                EA'((g1_e >= $signed(EW'(ld_rs))) ? g1_e - $signed(EW'(ld_rs)) : g1_e);
+    g1_a = g1_cval ? g1_q : '0;
   end
 
-  eftrain_vu_ram #(.WIDTH(DW), .DEPTH(HALF), .AW(HA)) u_bank0 (
+  eftrain_vu_ram #(.WIDTH(DW), .DEPTH(E), .AW(EA)) u_buf (
     .clk   (clk),
-    .we    (ld_we && (m_mbp ? !ld_ph : !ld_hi)),
-    .waddr (ld_wa),
+    .we    (ld_we && !(m_mbp && ld_ph)),
+    .waddr (EA'(ld_pos)),
     .wdata (ld_wd),
     .re    (g1_v),
-    .raddr (g1_a0),
-    .rdata (rd0)
+    .raddr (g1_a),
+    .rdata (rd)
   );
 
-  eftrain_vu_ram #(.WIDTH(DW), .DEPTH(HALF), .AW(HA)) u_bank1 (
+  eftrain_vu_ram #(.WIDTH(IW), .DEPTH(HALF), .AW(HA)) u_idx (
     .clk   (clk),
-    .we    (ld_we && (m_mbp ? ld_ph : ld_hi)),
-    .waddr (ld_wa),
-    .wdata (ld_wd),
+    .we    (ld_we && m_mbp && ld_ph),
+    .waddr (HA'(ld_pos)),
+    .wdata (li_wd),
     .re    (g1_v),
-    .raddr (g1_a1),
-    .rdata (rd1)
+    .raddr (HA'(g1_a)),
+    .rdata (ri)
   );
 
   // ---------------------------------------------------------------------------------------------
   // G2 (buffer data) -> G3 operands.
   // ---------------------------------------------------------------------------------------------
-  logic          g2_v, g2_first, g2_last, g2_cval, g2_hi;
+  logic          g2_v, g2_first, g2_last, g2_cval;
   logic [SW-1:0] g2_slot;
   logic [5:0]    g2_tag;
-  logic [DW-1:0] g2_x;
 
   always_ff @(posedge clk) begin
     if (clr) g2_v <= 1'b0;
@@ -758,19 +800,15 @@ module eftrain_vu_pool #(
     g2_last  <= g1_last;
     g2_cval  <= g1_cval;
     g2_tag   <= g1_tag;
-    g2_hi    <= g1_hi;
   end
+
+  // FP: the word; BP: the word if the window is valid (MAXPOOL_BP: and its idx selects this
+  // input), else -0.0 (adds nothing): the G3 register's synchronous reset / set.
+  logic [WPB-1:0] g2_kill;
 
   always_comb begin
     for (int l = 0; l < WPB; l++) begin
-      if (m_mbp) begin
-        g2_x[32*l +: 32] = (g2_cval && rd1[32*l +: 32] == {26'd0, g2_tag}) ? rd0[32*l +: 32]
-                                                                           : NEG_ZERO;
-      end else if (f_bp) begin
-        g2_x[32*l +: 32] = g2_cval ? (g2_hi ? rd1[32*l +: 32] : rd0[32*l +: 32]) : NEG_ZERO;
-      end else begin
-        g2_x[32*l +: 32] = g2_hi ? rd1[32*l +: 32] : rd0[32*l +: 32];
-      end
+      g2_kill[l] = f_bp && !(g2_cval && (!m_mbp || ri[7*l +: 7] == {1'b0, g2_tag}));
     end
   end
 
@@ -786,15 +824,19 @@ module eftrain_vu_pool #(
     g3_first <= g2_first;
     g3_last  <= g2_last;
     g3_tag   <= g2_tag;
-    g3_x     <= g2_x;
+    for (int l = 0; l < WPB; l++) begin
+      if (g2_kill[l]) g3_x[32*l +: 32] <= NEG_ZERO;
+      else            g3_x[32*l +: 32] <= rd[32*l +: 32];
+    end
   end
 
   // ---------------------------------------------------------------------------------------------
   // G3: accumulators (ACC_L slots x WPB lanes), max compare, adders, dividers.
   // ---------------------------------------------------------------------------------------------
   logic [ACC_L*DW-1:0]    acc;
-  logic [ACC_L*WPB*6-1:0] bidx;
-  logic [DW-1:0]          acc_rd, add_a, add_y, mx_y, y_pdata;
+  logic [ACC_L*BXW-1:0]   bidx;             // slot stride a power of two: a plain multiplexer
+  logic [DW-1:0]          acc_rd, add_y, mx_y, y_pdata;
+  logic [31:0]            acc0;
   logic [WPB*6-1:0]       bidx_rd, mx_i;
   logic [WPB-1:0]         take, add_ovs, div_ovs;
   logic                   add_ov, add_in_v, div_in_v, y_push, i_push, y_in_ready, i_in_ready;
@@ -804,34 +846,38 @@ module eftrain_vu_pool #(
   logic [SW-1:0]          at_s;
   logic                   at_l;
 
+  assign acc0 = f_bp ? POS_ZERO : NEG_ZERO;
   assign at_s = at_slot[ADD_LAT-1];
   assign at_l = at_last[ADD_LAT-1];
 
   always_comb begin
     acc_rd  = acc[DW*g3_slot +: DW];
-    bidx_rd = bidx[WPB*6*g3_slot +: WPB*6];
+    bidx_rd = bidx[BXW*g3_slot +: WPB*6];
     for (int l = 0; l < WPB; l++) begin
-      take[l] = g3_first || is_nan(g3_x[32*l +: 31]) || fp_gt(g3_x[32*l +: 32], acc_rd[32*l +: 32]);
+      take[l] = g3_first || mx_take(g3_x[32*l +: 32], acc_rd[32*l +: 32]);
       mx_y[32*l +: 32] = take[l] ? g3_x[32*l +: 32] : acc_rd[32*l +: 32];
       mx_i[6*l +: 6]   = take[l] ? g3_tag : bidx_rd[6*l +: 6];
-      add_a[32*l +: 32] = g3_first ? (f_bp ? POS_ZERO : NEG_ZERO) : acc_rd[32*l +: 32];
     end
     add_in_v = g3_v && !m_mfp;
   end
 
+  // Sums: a slot starts from its initial value (AVGPOOL_FP -0.0, BP +0.0), set by the op's set-up
+  // and written back in place of each beat's final sum, so the adder reads the slot as it is.
   always_ff @(posedge clk) begin
     for (int si = 0; si < ACC_L; si++) begin
-      if (m_mfp) begin
+      if (init) begin
+        acc[DW*si +: DW] <= {WPB{acc0}};
+      end else if (m_mfp) begin
         if (g3_v && g3_slot == SW'(si)) begin
           for (int l = 0; l < WPB; l++) begin
             if (take[l]) begin
               acc[DW*si + 32*l +: 32]       <= g3_x[32*l +: 32];
-              bidx[WPB*6*si + 6*l +: 6]     <= g3_tag;
+              bidx[BXW*si + 6*l +: 6]       <= g3_tag;
             end
           end
         end
       end else if (add_ov && at_s == SW'(si)) begin
-        acc[DW*si +: DW] <= add_y;
+        acc[DW*si +: DW] <= at_l ? {WPB{acc0}} : add_y;
       end
     end
   end
@@ -856,17 +902,17 @@ module eftrain_vu_pool #(
       .clk       (clk),
       .rst_n     (u_rst_n),
       .in_valid  (add_in_v),
-      .a         (add_a[32*l +: 32]),
+      .a         (acc_rd[32*l +: 32]),
       .b         (g3_x[32*l +: 32]),
       .out_valid (add_ovs[l]),
       .y         (add_y[32*l +: 32])
     );
-    fp32_div #(.LATENCY(DIV_LAT)) u_div (
+    fp32_div_kk #(.LATENCY(DIV_LAT)) u_div (
       .clk       (clk),
       .rst_n     (u_rst_n),
       .in_valid  (div_in_v),
       .a         (div_a[32*l +: 32]),
-      .b         (kk),
+      .k         (f_k),
       .out_valid (div_ovs[l]),
       .y         (div_y[32*l +: 32])
     );
@@ -886,16 +932,16 @@ module eftrain_vu_pool #(
   logic [DW-1:0] y_data;
   logic [WPB*6-1:0] i_data;
 
+  (* keep *) logic [DW-1:0] y_sum;     // the sums' result (kept: maps to fewer LUTs)
+
   always_comb begin
+    y_sum = m_afp ? div_y : add_y;
     if (m_mfp) begin
       y_push  = g3_v && g3_last;
       y_pdata = mx_y;
-    end else if (m_afp) begin
-      y_push  = div_ov;
-      y_pdata = div_y;
     end else begin
-      y_push  = add_ov && at_l;
-      y_pdata = add_y;
+      y_push  = m_afp ? div_ov : add_ov && at_l;
+      y_pdata = y_sum;
     end
     i_push = m_mfp && g3_v && g3_last;
   end
@@ -932,17 +978,21 @@ module eftrain_vu_pool #(
   // ---------------------------------------------------------------------------------------------
   // Write commands (issued ahead of the data, their beat counts queued for the stream side).
   // ---------------------------------------------------------------------------------------------
-  logic [31:0]       wc_p, wr_iss, wr_cmp;
-  logic [LEN_W-1:0]  wc_off, wc_rem, wc_len;
-  logic              wc_kind, wc_fire, wq_in_ready, wq_valid, wq_kind, wq_pop;
-  logic [ADDR_W-1:0] wc_ya, wc_ia;
+  logic [31:0]       wc_p;                      // planes commanded
+  logic [CW-1:0]     wr_out;                    // commands not completed
+  logic [LEN_W-1:0]  wc_off, wc_rem, wc_len;    // words: commanded of the plane, left, this one
+  logic              wc_kind, wc_last, wc_fire, wq_in_ready, wq_valid, wq_kind, wq_pop, wr_ok;
+  logic [ADDR_W-1:0] wc_boff;                   // byte offset of the command in the output(s)
   logic [LEN_W-1:0]  wq_beats, ws_cnt;
 
+  // Planes follow each other in the output tensors: the byte offset just accumulates the
+  // commands' lengths (MAXPOOL_FP: y and idx have the same layout; the pair shares the offset).
   always_comb begin
     wc_rem       = wc_outw - wc_off;
-    wc_len       = (m_mfp && wc_rem > LEN_W'(CH * WPB)) ? LEN_W'(CH * WPB) : wc_rem;
-    wr_cmd_valid = run && !failed && (wc_p != d_np) && wq_in_ready;
-    wr_cmd_addr  = (wc_kind ? wc_ia : wc_ya) + ADDR_W'({wc_off, 2'b00});
+    wc_last      = !(m_mfp && wc_rem > LEN_W'(CH * WPB));        // the plane's last command
+    wc_len       = wc_last ? wc_rem : LEN_W'(CH * WPB);
+    wr_cmd_valid = run && !failed && (wc_p != d_np) && wq_in_ready && (wr_out != '1);
+    wr_cmd_addr  = wc_boff + (wc_kind ? f_src2 : f_dst);
     wr_cmd_len   = wc_len;
     wc_fire      = wr_cmd_valid && wr_cmd_ready;
   end
@@ -952,22 +1002,18 @@ module eftrain_vu_pool #(
       wc_p    <= 32'd0;
       wc_off  <= '0;
       wc_kind <= 1'b0;
-      wr_iss  <= 32'd0;
-      wc_ya   <= f_dst;
-      wc_ia   <= f_src2;
+      wc_boff <= '0;
     end else if (wc_fire) begin
-      wr_iss <= wr_iss + 32'd1;
       if (m_mfp && !wc_kind) begin
         wc_kind <= 1'b1;
       end else begin
         wc_kind <= 1'b0;
-        if (wc_off + wc_len == wc_outw) begin
+        wc_boff <= wc_boff + ADDR_W'({wc_len, 2'b00});
+        if (wc_last) begin
           wc_off <= '0;
           wc_p   <= wc_p + 32'd1;
-          wc_ya  <= wc_ya + wc_step;
-          wc_ia  <= wc_ia + wc_step;
         end else begin
-          wc_off <= wc_off + wc_len;
+          wc_off <= wc_off + LEN_W'(CH * WPB);
         end
       end
     end
@@ -986,26 +1032,37 @@ module eftrain_vu_pool #(
   );
 
   // ---------------------------------------------------------------------------------------------
-  // Write stream: the head command's beats from the y or the idx FIFO.
+  // Write stream: the head command's beats from the y or the idx FIFO, through an output
+  // register (one beat per cycle; an idx beat's zero upper bits are the register's synchronous
+  // reset, not a multiplexer).
   // ---------------------------------------------------------------------------------------------
-  logic ws_fire;
+  logic ws_src, ws_ld, ws_v;
 
-  assign wrs_valid = run && !failed && wq_valid && (wq_kind ? i_valid : y_valid);
-  assign ws_fire   = wrs_valid && wrs_ready;
-  assign y_pop     = ws_fire && !wq_kind;
-  assign i_pop     = ws_fire && wq_kind;
-  assign wq_pop    = ws_fire && (ws_cnt + 1'b1 == wq_beats);
+  assign ws_src    = run && !failed && wq_valid && (wq_kind ? i_valid : y_valid);
+  assign ws_ld     = ws_src && (!ws_v || wrs_ready);
+  assign y_pop     = ws_ld && !wq_kind;
+  assign i_pop     = ws_ld && wq_kind;
+  assign wq_pop    = ws_ld && (ws_cnt + 1'b1 == wq_beats);
+  assign wrs_valid = ws_v && !failed;
 
-  always_comb begin
-    for (int l = 0; l < WPB; l++) begin
-      wrs_data[32*l +: 32] = wq_kind ? {26'd0, i_data[6*l +: 6]} : y_data[32*l +: 32];
+  always_ff @(posedge clk) begin
+    if (clr)            ws_v <= 1'b0;
+    else if (ws_ld)     ws_v <= 1'b1;
+    else if (wrs_ready) ws_v <= 1'b0;
+  end
+
+  always_ff @(posedge clk) begin
+    if (ws_ld) begin
+      for (int l = 0; l < WPB; l++) begin
+        wrs_data[32*l +: 32] <= wq_kind ? {26'd0, i_data[6*l +: 6]} : y_data[32*l +: 32];
+      end
     end
   end
 
   always_ff @(posedge clk) begin
-    if (clr || init)  ws_cnt <= '0;
-    else if (wq_pop)  ws_cnt <= '0;
-    else if (ws_fire) ws_cnt <= ws_cnt + 1'b1;
+    if (clr || init) ws_cnt <= '0;
+    else if (wq_pop) ws_cnt <= '0;
+    else if (ws_ld)  ws_cnt <= ws_cnt + 1'b1;
   end
 
   // ---------------------------------------------------------------------------------------------
@@ -1017,8 +1074,10 @@ module eftrain_vu_pool #(
   assign wr_done_ready = run;
   assign rd_bad = run && rd_done_valid && (rd_done_status != 4'd0);
   assign wr_bad = run && wr_done_valid && (wr_done_status != 4'd0);
-  assign fin    = run && !failed && (rc_p == d_np) && (wc_p == d_np) && (rd_cmp == rd_iss) &&
-                  (wr_cmp == wr_iss);
+  assign rd_ok  = run && rd_done_valid && !rd_bad;
+  assign wr_ok  = run && wr_done_valid && !wr_bad;
+  assign fin    = run && !failed && (rc_p == d_np) && (wc_p == d_np) && (rd_out == '0) &&
+                  (wr_out == '0);
 
   always_ff @(posedge clk) begin
     if (clr) begin
@@ -1036,13 +1095,14 @@ module eftrain_vu_pool #(
     end
   end
 
+  // Commands issued and not completed (OK).
   always_ff @(posedge clk) begin
     if (clr || init) begin
-      rd_cmp <= 32'd0;
-      wr_cmp <= 32'd0;
+      rd_out <= '0;
+      wr_out <= '0;
     end else begin
-      if (run && rd_done_valid && !rd_bad) rd_cmp <= rd_cmp + 32'd1;
-      if (run && wr_done_valid && !wr_bad) wr_cmp <= wr_cmp + 32'd1;
+      rd_out <= rd_out + CW'(rc_fire) - CW'(rd_ok);
+      wr_out <= wr_out + CW'(wc_fire) - CW'(wr_ok);
     end
   end
 

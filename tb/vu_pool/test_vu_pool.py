@@ -67,7 +67,7 @@ from tb.common.dram import RESP_DECERR, RESP_SLVERR, Dram
 
 HERE = Path(__file__).resolve().parent
 TEST_MODULE = "tb.vu_pool.test_vu_pool"
-UNIT_MODULES = ("eftrain_fp32_pkg", "fp32_add", "fp32_div", "eftrain_fifo", "eftrain_vu_ram",
+UNIT_MODULES = ("eftrain_fp32_pkg", "fp32_add", "fp32_div_kk", "eftrain_fifo", "eftrain_vu_ram",
                 "eftrain_vu_pool")
 DMA_MODULES = ("axi_dma_check", "axi_dma_rd", "axi_dma_wr", "axi_dma")
 VARIANTS: dict[str, tuple[str, dict[str, int]]] = {
@@ -289,8 +289,8 @@ class TB:
     def state(self) -> str:
         sigs = ["busy", "err_valid", "err_status", "rd_busy", "wr_busy", "done_cnt", "rd_cmds",
                 "wr_cmds", "wr_beats", "quiet_bad"]
-        inner = ["st", "failed", "rc_p", "ld_p", "ld_full", "gen_p", "gen_run", "g_dead", "wc_p",
-                 "rd_iss", "rd_cmp", "wr_iss", "wr_cmp", "y_res", "i_res"]
+        inner = ["st", "failed", "rc_p", "ld_p", "ld_full", "ld_ahead", "gen_run", "g_dead", "wc_p",
+                 "rd_out", "wr_out", "y_res", "i_res"]
         u = self.dut.u_pool
         return (" ".join(f"{s}={self.cnt(s)}" for s in sigs) + "; u_pool: " +
                 " ".join(f"{s}={int(getattr(u, s).value)}" for s in inner))

@@ -22,6 +22,7 @@ set EFTRAIN_RTL_SOURCES [list \
     rtl/eftrain_loader.sv \
     rtl/eftrain_storer.sv \
     rtl/fp32_div.sv \
+    rtl/fp32_div_kk.sv \
     rtl/fp32_sqrt.sv \
     rtl/eftrain_vu_ram.sv \
     rtl/eftrain_vu_stream.sv \
