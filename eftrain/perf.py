@@ -1934,7 +1934,9 @@ def vector_cycles(d: Any, cfg: HwConfig | str) -> int:
     with ``Trainer(device="rtl").stats["ops"]``): within 4 % there except MAXPOOL_BP on 4x4 maps
     (-10 %); the per-block terms scale with Tn as the RTL's scalar steps do. Checked on the
     16 x 16 RTL (``eftrain train --preset zcu102 --measure-rtl``): every vector op within 4 %
-    (global AVGPOOL_BP after refitting its per-plane term with the zcu102 measurement).
+    (global AVGPOOL_BP after refitting its per-plane term with the zcu102 measurement; BN_BP's
+    per-block and SGD's start terms refitted at both presets after the stream unit's fp32 units
+    were shared).
     """
     from eftrain.descriptors import Flag, Opcode
     from eftrain.golden.layout import fmap_layout
@@ -1954,7 +1956,7 @@ def vector_cycles(d: Any, cfg: HwConfig | str) -> int:
     if op == Opcode.BN_FP:
         return 3 * x + 240 + blocks * (15 * lanes + 6)
     if op == Opcode.BN_BP:
-        return 4 * x + 237 + blocks * 3 * lanes
+        return 4 * x + 237 + blocks * (3 * lanes + 38 + 3 * tn)
     if op == Opcode.BIAS_GRAD:
         return x + 387 + blocks * (104 + 4 * (tn - 4))
     pix_beats = tn // wpb
@@ -2019,4 +2021,4 @@ def sgd_cycles(words: int, cfg: HwConfig | str) -> int:
     """Modelled cycles of one SGD descriptor over ``words`` words (:func:`vector_cycles`)."""
     c = preset(cfg)
     n = _cdiv(words, c.words_per_beat)
-    return 3 * n + 174 + n // 50
+    return 3 * n + 162 + 2 * min(n, 40) + n // 50
