@@ -321,6 +321,9 @@ class Gen:
             if d.phase == "fp":
                 d = dataclasses.replace(d, flags=r.choice([0, 0, Flag.BIAS, Flag.BIAS, Flag.RELU,
                                                            Flag.BIAS | Flag.RELU]))
+            if d.phase == "wu" and r.random() < 0.4:   # SGD fused into the write-back
+                sc = r.choice([(0.05, 0.9, 5e-4), (0.0, 0.0, 0.0), (1e-3, 0.0, 0.1)])
+                d = dataclasses.replace(d, flags=int(Flag.SGD), reserved=(0, 0, *scalar_words(*sc)))
             if dse:  # the DSE's search grows with the layer: keep these small
                 d = dataclasses.replace(d, batch=min(d.batch, 2), m=min(d.m, 48), n=min(d.n, 48),
                                         h=min(d.h, 24), w=min(d.w, 24))
