@@ -16,13 +16,12 @@ from eftrain.descriptors import Descriptor, ErrCode, Flag, Opcode, encode_progra
 from eftrain.golden.layout import fmap_layout, weight_layout
 from eftrain.machine import GoldenMachine
 from eftrain.program import POISON, MemoryPlan
+from eftrain.program import _f32_words as _words
 from tb.top import runner
 
 F32 = np.float32
 
 
-def _words(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a, F32).view(np.uint32)
 
 
 def _program(cfg: str, seed: int, b: int = 2, ch: int = 6, h: int = 8, w: int = 8):
@@ -128,17 +127,24 @@ def _compare(res: runner.TopResult, want: np.ndarray, plan: MemoryPlan) -> None:
                              f"first {bad[:4]}: got {got[bad[:4]]} want {want[bad[:4]]}")
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_vector_program_matches_the_golden_machine(seed: int) -> None:
-    plan, descs, prog = _program("ci", seed)
+def _run_matches_golden(plan: MemoryPlan, descs: list[Descriptor], prog: int, knobs: runner.Knobs,
+                        name: str) -> runner.TopResult:
+    """Run the program on the top (ci) and on the golden machine: it completes without error and
+    every word of the plan's range is equal."""
     want = _golden("ci", plan, prog, len(descs))
     regions = [(r.addr, r.data) for r in plan.regions.values()]
-    knobs = runner.Knobs(rd_lat=40) if seed == 1 else runner.Knobs(rd_lat=77, wr_lat=23, stall=30, seed=seed)
-    res = runner.run_program("ci", regions, prog, len(descs), (plan.base, plan.limit), knobs=knobs,
-                             name=f"vector-{seed}")
+    res = runner.run_program("ci", regions, prog, len(descs), (plan.base, plan.limit), knobs=knobs, name=name)
     assert res.finished and res.status["DONE"] == 1, (res.err_code, res.err_index)
     assert res.status["ERROR"] == 0, (res.err_code, res.err_index)
     _compare(res, want, plan)
+    return res
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_vector_program_matches_the_golden_machine(seed: int) -> None:
+    plan, descs, prog = _program("ci", seed)
+    knobs = runner.Knobs(rd_lat=40) if seed == 1 else runner.Knobs(rd_lat=77, wr_lat=23, stall=30, seed=seed)
+    _run_matches_golden(plan, descs, prog, knobs, f"vector-{seed}")
 
 
 def test_illegal_vector_descriptor_stops_with_its_code_and_writes_nothing() -> None:
@@ -217,14 +223,8 @@ def _fused_program(cfg: str, seed: int, b: int = 2):
 @pytest.mark.parametrize("seed", [5, 6])
 def test_fused_sgd_in_wu_matches_the_golden_machine(seed: int) -> None:
     plan, descs, prog = _fused_program("ci", seed)
-    want = _golden("ci", plan, prog, len(descs))
-    regions = [(r.addr, r.data) for r in plan.regions.values()]
     knobs = runner.Knobs(rd_lat=40) if seed == 5 else runner.Knobs(rd_lat=61, wr_lat=37, stall=35, seed=seed)
-    res = runner.run_program("ci", regions, prog, len(descs), (plan.base, plan.limit), knobs=knobs,
-                             name=f"fused-{seed}")
-    assert res.finished and res.status["DONE"] == 1, (res.err_code, res.err_index)
-    assert res.status["ERROR"] == 0, (res.err_code, res.err_index)
-    _compare(res, want, plan)
+    res = _run_matches_golden(plan, descs, prog, knobs, f"fused-{seed}")
     # the fused WUs read the weights and momentum buffers and wrote them back: they changed
     for name in ("c.w", "c.v", "f.w", "f.v"):
         r = plan.regions[name]
